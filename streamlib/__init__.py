@@ -1,0 +1,48 @@
+"""streamlib: reliable Redis Streams producers and consumer groups.
+
+Knows Redis Streams; knows nothing about quotes or Scrapy. See DESIGN.md and
+README.md for the envelope and the delivery semantics.
+"""
+
+from __future__ import annotations
+
+from .admin import GroupInfo
+from .backoff import Backoff
+from .codec import Envelope, decode, encode, fingerprint
+from .connection import client_from_url, connect, mask_url
+from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
+from .deadletter import DeadLetter, parse_dead_letter
+from .errors import ConfigError, DecodeError, RedisUnavailable, StreamlibError
+from .producer import ProducerUnavailable, StreamProducer
+from .settings import StreamSettings
+from .signals import install_stop_handlers
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backoff",
+    "BatchResult",
+    "ConfigError",
+    "ConsumerStats",
+    "DeadLetter",
+    "DecodeError",
+    "Envelope",
+    "GroupConsumer",
+    "GroupInfo",
+    "Handler",
+    "Message",
+    "ProducerUnavailable",
+    "RedisUnavailable",
+    "StreamProducer",
+    "StreamSettings",
+    "StreamlibError",
+    "__version__",
+    "client_from_url",
+    "connect",
+    "decode",
+    "encode",
+    "fingerprint",
+    "install_stop_handlers",
+    "mask_url",
+    "parse_dead_letter",
+]

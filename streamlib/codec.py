@@ -1,0 +1,117 @@
+"""The envelope: one stream entry per record, JSON only.
+
+Fields of an entry (all strings on the wire):
+
+====== ===================================================================
+``v``  schema version, ``"1"``
+``type`` record type, e.g. ``"quote"`` or ``"author"``
+``key``  stable idempotency key: a fingerprint of the record's identity
+``ts``   producer time, milliseconds since the epoch
+``data`` the record itself, a JSON object
+====== ===================================================================
+
+``decode`` turns the fields back into an ``Envelope`` or raises ``DecodeError``
+with a short reason; such an entry is a poison entry and goes to the
+dead-letter stream. Unknown extra fields are ignored (forward compatible).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from . import jsonutil
+from .constants import ENVELOPE_VERSION
+from .errors import DecodeError
+
+#: Wire type of an entry's fields as redis-py returns them (RESP2, bytes).
+Fields = Mapping[bytes, bytes]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Envelope:
+    """One record with its type, idempotency key and production time."""
+
+    type: str
+    key: str
+    data: Mapping[str, Any]
+    ts: int = dataclasses.field(default_factory=lambda: time.time_ns() // 1_000_000)
+    v: str = ENVELOPE_VERSION
+
+
+def encode(envelope: Envelope) -> dict[str, bytes | str]:
+    """The stream fields of ``envelope``, ready for XADD.
+
+    Raises ``TypeError`` if ``data`` is not JSON-serialisable and
+    ``ValueError`` for an empty type or key.
+    """
+    if not envelope.type or not envelope.key:
+        raise ValueError("an envelope needs a non-empty type and key")
+    if not isinstance(envelope.data, Mapping):
+        raise TypeError("envelope data must be a mapping")
+    return {
+        "v": envelope.v,
+        "type": envelope.type,
+        "key": envelope.key,
+        "ts": str(int(envelope.ts)),
+        "data": jsonutil.dumps(dict(envelope.data)),
+    }
+
+
+def decode(fields: Fields) -> Envelope:
+    """The envelope in an entry's fields, or ``DecodeError`` saying what is wrong."""
+    version = _text(fields, b"v")
+    if version != ENVELOPE_VERSION:
+        raise DecodeError(f"unsupported envelope version {version!r}")
+    type_ = _text(fields, b"type")
+    key = _text(fields, b"key")
+    raw_ts = _text(fields, b"ts")
+    try:
+        ts = int(raw_ts)
+    except ValueError:
+        raise DecodeError("field 'ts' is not an integer") from None
+    raw_data = _field(fields, b"data")
+    try:
+        data = jsonutil.loads(raw_data)
+    except ValueError:
+        raise DecodeError("field 'data' is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise DecodeError(f"field 'data' is a JSON {type(data).__name__}, not an object")
+    return Envelope(type=type_, key=key, data=data, ts=ts, v=version)
+
+
+def _field(fields: Fields, name: bytes) -> bytes:
+    value = fields.get(name)
+    if value is None:
+        raise DecodeError(f"missing field {name.decode()!r}")
+    return value
+
+
+def _text(fields: Fields, name: bytes) -> str:
+    raw = _field(fields, name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError(f"field {name.decode()!r} is not valid UTF-8") from None
+    if not text:
+        raise DecodeError(f"empty field {name.decode()!r}")
+    return text
+
+
+def normalise(text: str) -> str:
+    """Unicode NFC with runs of whitespace folded to one space, trimmed."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def fingerprint(*parts: str) -> str:
+    """A stable idempotency key: SHA-1 (hex) of the normalised parts.
+
+    The same record identity gives the same key on every crawl and machine;
+    parts are joined with a separator that can't appear in normalised text.
+    """
+    joined = "\x1f".join(normalise(p) for p in parts)
+    return hashlib.sha1(joined.encode("utf-8"), usedforsecurity=False).hexdigest()

@@ -1,0 +1,31 @@
+"""Names and defaults shared by every part of quotestream (one place for them)."""
+
+from __future__ import annotations
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_STREAM = "quotes"
+DEFAULT_GROUP = "quotes-consumers"
+
+#: Dead letters go to ``<stream>:dead`` unless configured otherwise.
+DEAD_LETTER_SUFFIX = ":dead"
+
+#: Entries per XREADGROUP and per pipelined XADD batch. 500 keeps a round trip
+#: well under a millisecond of Redis time while amortising it over many
+#: entries (see BENCHMARKS.md once the benchmark issue lands).
+DEFAULT_BATCH_SIZE = 500
+
+#: How long one XREADGROUP blocks waiting for new entries. It bounds how long
+#: a graceful stop waits for a blocked read to return.
+DEFAULT_BLOCK_MS = 2_000
+
+#: An entry pending longer than this with some consumer is presumed abandoned
+#: (its consumer died or hangs) and is reclaimed with XAUTOCLAIM. It must be
+#: well above the slowest batch's handling time, or healthy replicas steal
+#: each other's work (harmless for idempotent sinks, but wasted).
+DEFAULT_MIN_IDLE_MS = 30_000
+
+#: After this many deliveries an entry is moved to the dead-letter stream.
+DEFAULT_MAX_DELIVERIES = 5
+
+#: Envelope schema version written by this release.
+ENVELOPE_VERSION = "1"

@@ -1,0 +1,355 @@
+"""``GroupConsumer``: the read -> handle -> ack loop of one consumer-group member.
+
+The loop, in the order it runs::
+
+    ensure group (XGROUP CREATE <stream> <group> 0 MKSTREAM; BUSYGROUP is fine)
+    re-read own pending entries (XREADGROUP ... 0)      # what a previous life left
+    loop until stopped:
+        every claim interval: XAUTOCLAIM sweep           # what dead replicas left
+        XREADGROUP ... > COUNT batch BLOCK block-ms      # new entries
+        decode -> handler(batch) -> XACK the ones that succeeded
+
+Delivery is at-least-once: an entry is acknowledged only after the handler
+returned for it; an entry whose handler failed stays pending and is retried
+when a sweep reclaims it after ``min_idle_ms``; an entry delivered more than
+``max_deliveries`` times, or that can't be decoded, or that the handler
+rejects, moves to the dead-letter stream and is acknowledged in the same
+MULTI/EXEC. Handlers must therefore be idempotent (upsert on ``key``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+import redis
+
+from .backoff import Backoff
+from .codec import Envelope, decode
+from .deadletter import dead_letter_fields
+from .errors import DecodeError
+from .settings import StreamSettings
+
+log = logging.getLogger(__name__)
+
+#: One raw entry as redis-py returns it (RESP2): id and fields. A pending
+#: entry that was deleted from the stream comes back with empty fields.
+RawEntry = tuple[bytes, dict[bytes, bytes]]
+
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Message:
+    """One decoded entry handed to the handler."""
+
+    id: str
+    envelope: Envelope
+    #: Times the entry has been delivered, this delivery included.
+    deliveries: int = 1
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What a handler says about a batch; entries it doesn't name succeeded.
+
+    ``failed``: id -> reason; left pending, retried after min-idle.
+    ``rejected``: id -> reason; permanent failure, dead-lettered now.
+    """
+
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+    rejected: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+#: A handler takes a batch and returns ``None`` (all succeeded) or a
+#: ``BatchResult``. If it raises, no entry of the batch is acknowledged.
+Handler = Callable[[Sequence[Message]], BatchResult | None]
+
+
+@dataclasses.dataclass
+class ConsumerStats:
+    """Counters of one consumer's life; read them, e.g. for metrics."""
+
+    read: int = 0
+    handled: int = 0
+    acked: int = 0
+    failed: int = 0
+    reclaimed: int = 0
+    dead_lettered: int = 0
+    deleted_acked: int = 0
+    handler_errors: int = 0
+    redis_errors: int = 0
+    groups_recreated: int = 0
+    #: ``time.monotonic()`` of the last successful read, even an empty one.
+    last_progress: float = dataclasses.field(default_factory=time.monotonic)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _DeadEntry:
+    id: bytes
+    fields: Mapping[bytes, bytes]
+    reason: str
+    deliveries: int
+
+
+class GroupConsumer:
+    """One member of a consumer group, running ``handler`` over the stream.
+
+    ``run()`` blocks until ``stop()`` (or, with ``burst=True``, until nothing
+    is left to read or reclaim) and returns the stats. ``stop()`` is safe to
+    call from another thread or a signal handler: the batch in hand is
+    finished and acknowledged before ``run()`` returns.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        settings: StreamSettings,
+        handler: Handler,
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.handler = handler
+        self.stats = ConsumerStats()
+        self._stop = threading.Event()
+        self._backoff = backoff or Backoff(base=0.1, cap=10.0)
+        s = settings
+        self._stream, self._group, self._me = s.stream, s.group, s.consumer
+
+    # -- control ------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask ``run()`` to finish the batch in hand and return."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether ``stop()`` was called."""
+        return self._stop.is_set()
+
+    def ensure_group(self) -> bool:
+        """Create the group from id 0 (and the stream); ``False`` if it existed."""
+        try:
+            self.client.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if str(exc).startswith("BUSYGROUP"):
+                return False
+            raise
+        return True
+
+    # -- the loop -----------------------------------------------------------
+
+    def run(self, *, burst: bool = False) -> ConsumerStats:
+        """Consume until stopped; with ``burst``, until drained. Returns the stats."""
+        log.info(
+            "consumer %s joining group %s on stream %s (%s)",
+            self._me,
+            self._group,
+            self._stream,
+            "burst" if burst else "continuous",
+        )
+        need_setup = True  # create group and re-read own pending entries
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            try:
+                if need_setup:
+                    self.ensure_group()
+                    self._read_own_pending()
+                    need_setup = False
+                if time.monotonic() >= next_sweep:
+                    self._sweep()
+                    next_sweep = time.monotonic() + self.settings.claim_interval_ms / 1000
+                got = self._read_new(block_ms=None if burst else self.settings.block_ms)
+                if burst and got == 0 and self._sweep() == 0:
+                    break
+            except redis.ResponseError as exc:
+                if not str(exc).startswith("NOGROUP"):
+                    raise
+                self.stats.groups_recreated += 1
+                log.error(
+                    "group %s or stream %s vanished (Redis restarted without persistence, "
+                    "or someone destroyed it); recreating it from id 0",
+                    self._group,
+                    self._stream,
+                )
+                need_setup = True
+            except REDIS_DOWN as exc:
+                self.stats.redis_errors += 1
+                delay = self._backoff.next_delay()
+                log.warning("Redis unreachable (%s); retrying in %.2fs", exc, delay)
+                self._sleep(delay)
+                need_setup = True  # our unacked batch, if any, is pending with us
+            else:
+                self._backoff.reset()
+        log.info("consumer %s stopped: %s", self._me, self.stats)
+        return self.stats
+
+    def _read_new(self, *, block_ms: int | None) -> int:
+        reply = self.client.xreadgroup(
+            self._group,
+            self._me,
+            {self._stream: ">"},
+            count=self.settings.batch_size,
+            block=block_ms,
+        )
+        self.stats.last_progress = time.monotonic()
+        entries = _entries(reply)
+        if entries:
+            self._process(entries, counts=None)
+        return len(entries)
+
+    def _read_own_pending(self) -> None:
+        """Re-deliver this consumer's own pending entries (from a previous life)."""
+        cursor: bytes | str = "0"
+        while not self._stop.is_set():
+            reply = self.client.xreadgroup(
+                self._group, self._me, {self._stream: cursor}, count=self.settings.batch_size
+            )
+            entries = _entries(reply)
+            if not entries:
+                return
+            cursor = entries[-1][0]
+            self._process(entries, counts=self._delivery_counts([i for i, _ in entries]))
+
+    def _sweep(self) -> int:
+        """One XAUTOCLAIM pass over the whole pending list; returns entries claimed."""
+        cursor: bytes | str = "0-0"
+        claimed = 0
+        while not self._stop.is_set():
+            reply: list[Any] = self.client.xautoclaim(
+                self._stream,
+                self._group,
+                self._me,
+                min_idle_time=self.settings.min_idle_ms,
+                start_id=cursor,
+                count=self.settings.batch_size,
+            )
+            cursor, entries, deleted = reply[0], reply[1], reply[2]
+            if deleted:
+                # Pending ids whose entries were deleted (trimmed): nothing to
+                # deliver, and XAUTOCLAIM already dropped them; ack for clarity.
+                self.client.xack(self._stream, self._group, *deleted)
+                self.stats.deleted_acked += len(deleted)
+                log.warning("acknowledged %d pending id(s) of deleted entries", len(deleted))
+            if entries:
+                claimed += len(entries)
+                self.stats.reclaimed += len(entries)
+                log.info(
+                    "reclaimed %d entries idle > %d ms", len(entries), self.settings.min_idle_ms
+                )
+                self._process(entries, counts=self._delivery_counts([i for i, _ in entries]))
+            if cursor in (b"0-0", "0-0"):
+                break
+        return claimed
+
+    def _delivery_counts(self, ids: Sequence[bytes]) -> dict[bytes, int]:
+        """Delivery counts of entries pending with this consumer (one round trip)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for entry_id in ids:
+                pipe.xpending_range(self._stream, self._group, entry_id, entry_id, 1, self._me)
+            replies = pipe.execute()
+        return {rows[0]["message_id"]: int(rows[0]["times_delivered"]) for rows in replies if rows}
+
+    # -- one batch ----------------------------------------------------------
+
+    def _process(self, entries: Sequence[RawEntry], counts: Mapping[bytes, int] | None) -> None:
+        """Decode, handle, dead-letter and acknowledge one batch."""
+        self.stats.read += len(entries)
+        maximum = self.settings.max_deliveries
+        messages: list[Message] = []
+        dead: list[_DeadEntry] = []
+        ack: list[bytes] = []
+        for entry_id, fields in entries:
+            if not fields:  # deleted from the stream while pending
+                ack.append(entry_id)
+                self.stats.deleted_acked += 1
+                continue
+            deliveries = counts.get(entry_id, 1) if counts is not None else 1
+            if deliveries > maximum:
+                reason = f"delivered {deliveries} times (max_deliveries={maximum})"
+                dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
+                continue
+            try:
+                envelope = decode(fields)
+            except DecodeError as exc:
+                dead.append(_DeadEntry(entry_id, fields, exc.reason, deliveries))
+                continue
+            messages.append(Message(entry_id.decode(), envelope, deliveries))
+
+        if messages:
+            ack.extend(self._handle(messages, entries, dead))
+        self._settle(ack, dead)
+
+    def _handle(
+        self, messages: list[Message], entries: Sequence[RawEntry], dead: list[_DeadEntry]
+    ) -> list[bytes]:
+        """Run the handler; returns the ids to ack, appends rejected ones to ``dead``."""
+        try:
+            result = self.handler(messages)
+        except Exception:
+            self.stats.handler_errors += 1
+            self.stats.failed += len(messages)
+            delay = self._backoff.next_delay()
+            log.exception(
+                "handler failed on a batch of %d; left pending, pausing %.2fs",
+                len(messages),
+                delay,
+            )
+            self._sleep(delay)
+            return []
+        self._backoff.reset()
+        if result is None or (not result.failed and not result.rejected):
+            self.stats.handled += len(messages)
+            return [m.id.encode() for m in messages]
+        by_id = dict(entries)
+        ack: list[bytes] = []
+        for m in messages:
+            if m.id in result.rejected:
+                raw = m.id.encode()
+                dead.append(_DeadEntry(raw, by_id[raw], result.rejected[m.id], m.deliveries))
+            elif m.id in result.failed:
+                self.stats.failed += 1
+                log.warning("entry %s failed: %s (left pending)", m.id, result.failed[m.id])
+            else:
+                self.stats.handled += 1
+                ack.append(m.id.encode())
+        return ack
+
+    def _settle(self, ack: list[bytes], dead: list[_DeadEntry]) -> None:
+        """XACK ``ack``; move ``dead`` to the dead-letter stream and XACK them atomically."""
+        if dead:
+            with self.client.pipeline(transaction=True) as pipe:
+                for d in dead:
+                    pipe.xadd(
+                        self.settings.dead_letters,
+                        dead_letter_fields(  # type: ignore[arg-type]
+                            orig_id=d.id.decode(),
+                            orig_stream=self._stream,
+                            group=self._group,
+                            consumer=self._me,
+                            deliveries=d.deliveries,
+                            reason=d.reason,
+                            fields=d.fields,
+                        ),
+                    )
+                pipe.xack(self._stream, self._group, *(d.id for d in dead))
+                pipe.execute()
+            self.stats.dead_lettered += len(dead)
+            for d in dead:
+                log.warning("dead-lettered %s: %s", d.id.decode(), d.reason)
+        if ack:
+            self.stats.acked += self.client.xack(self._stream, self._group, *ack)
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+
+def _entries(reply: Any) -> list[RawEntry]:
+    """The entries of a one-stream XREADGROUP reply (RESP2 shape)."""
+    return cast(list[RawEntry], reply[0][1]) if reply else []

@@ -1,0 +1,35 @@
+"""JSON on the wire: orjson when installed (the ``fast`` extra), else the stdlib.
+
+Only JSON crosses the wire in quotestream: never pickle, never eval.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+try:
+    import orjson
+
+    HAVE_ORJSON = True
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    HAVE_ORJSON = False
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON bytes; raises ``TypeError`` for what JSON can't hold."""
+    if HAVE_ORJSON:
+        try:
+            return orjson.dumps(value)
+        except orjson.JSONEncodeError as exc:
+            raise TypeError(str(exc)) from None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON; raises ``ValueError`` (including bad UTF-8) on invalid input."""
+    if HAVE_ORJSON:
+        return orjson.loads(raw)
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    return json.loads(raw)

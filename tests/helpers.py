@@ -1,0 +1,36 @@
+"""Test helpers: polling with a deadline instead of sleeping, and envelopes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from streamlib import Envelope, fingerprint
+
+T = TypeVar("T")
+
+
+def wait_for(
+    predicate: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def quote(n: int) -> Envelope:
+    """A small quote envelope numbered ``n`` (distinct key per ``n``)."""
+    text = f"Quote number {n}."
+    author = f"Author {n % 7}"
+    return Envelope(
+        type="quote",
+        key=fingerprint(text, author),
+        data={"text": text, "author": author, "tags": ["t"], "n": n},
+    )

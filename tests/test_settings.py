@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import pytest
+
+from streamlib import ConfigError, StreamSettings, mask_url
+from streamlib.connection import validate_url
+
+SECRET = "s3cr3t-Pa55"
+
+
+def test_defaults_follow_the_design() -> None:
+    s = StreamSettings()
+    assert s.redis_url == "redis://localhost:6379/0"
+    assert (s.stream, s.group) == ("quotes", "quotes-consumers")
+    assert s.dead_letters == "quotes:dead"
+    assert s.max_deliveries == 5
+    host, _, pid = s.consumer.rpartition("-")
+    assert host and pid.isdigit()
+
+
+def test_from_env_reads_every_variable_and_overrides_win() -> None:
+    env = {
+        "REDIS_URL": "redis://r:6380/1",
+        "STREAM": "s",
+        "GROUP": "grp",
+        "CONSUMER": "me",
+        "BATCH_SIZE": "7",
+        "BLOCK_MS": "9",
+        "MIN_IDLE_MS": "1000",
+        "MAX_DELIVERIES": "2",
+    }
+    s = StreamSettings.from_env(env, group="flag-group", batch_size=None)
+    assert s.redis_url == "redis://r:6380/1"
+    assert (s.stream, s.group, s.consumer) == ("s", "flag-group", "me")
+    assert (s.batch_size, s.block_ms, s.min_idle_ms, s.max_deliveries) == (7, 9, 1000, 2)
+    assert s.dead_letters == "s:dead"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BATCH_SIZE": "ten"}, "BATCH_SIZE='ten' is not a whole number"),
+        ({"BATCH_SIZE": "0"}, "batch_size must be between 1 and 100000"),
+        ({"MAX_DELIVERIES": "0"}, "max_deliveries must be >= 1"),
+        ({"STREAM": " "}, "stream must be a non-empty string"),
+        ({"REDIS_URL": "http://x"}, "scheme must be one of"),
+        ({"REDIS_URL": "redis://h:99999"}, "invalid Redis URL"),
+        ({"STREAM": "a", "DEAD_LETTER_STREAM": "a"}, "must differ"),
+    ],
+)
+def test_bad_configuration_is_a_clear_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        StreamSettings.from_env(env)
+
+
+def test_replace_keeps_dead_letter_stream_derived() -> None:
+    s = StreamSettings(stream="a").replace(stream="b")
+    assert s.dead_letters == "b:dead"
+    custom = StreamSettings(stream="a", dead_letter_stream="dlq").replace(stream="b")
+    assert custom.dead_letters == "dlq"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (f"redis://user:{SECRET}@host:6379/0", "redis://user:***@host:6379/0"),
+        (f"redis://:{SECRET}@host/0", "redis://:***@host/0"),
+        (f"rediss://u:{SECRET}@[::1]:6380", "rediss://u:***@[::1]:6380"),
+        (f"unix://u:{SECRET}@/run/redis.sock?db=1", "unix://u:***@/run/redis.sock?db=1"),
+        ("redis://host:6379/0", "redis://host:6379/0"),
+    ],
+)
+def test_mask_url(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+def test_password_is_masked_in_repr_and_errors() -> None:
+    s = StreamSettings(redis_url=f"redis://u:{SECRET}@h:1/0")
+    assert SECRET not in repr(s)
+    assert SECRET not in str(s.masked())
+    assert "u:***@h:1" in repr(s)
+    with pytest.raises(ConfigError) as info:
+        validate_url(f"ftp://u:{SECRET}@h")
+    assert SECRET not in str(info.value)
