@@ -87,6 +87,8 @@ def client_from_url(url: str, **kwargs: Any) -> redis.Redis:
         "health_check_interval": 30,
         "retry": Retry(NoBackoff(), 0),
     }
+    if url.startswith("unix:"):
+        del options["socket_keepalive"]  # a TCP option; unix sockets refuse it
     options.update(kwargs)
     try:
         return redis.Redis.from_url(url, **options)

@@ -40,7 +40,12 @@ log = logging.getLogger(__name__)
 #: entry that was deleted from the stream comes back with empty fields.
 RawEntry = tuple[bytes, dict[bytes, bytes]]
 
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)  # includes LOADING
+#: Replies meaning the group (or the whole stream) is gone: recreate it.
+#: UNBLOCKED is what a blocked XREADGROUP gets when its stream is deleted.
+GROUP_GONE = ("NOGROUP", "UNBLOCKED")
+#: Replies worth waiting out like a connection loss.
+TRANSIENT = ("OOM", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -169,21 +174,21 @@ class GroupConsumer:
                 if burst and got == 0 and self._sweep() == 0:
                     break
             except redis.ResponseError as exc:
-                if not str(exc).startswith("NOGROUP"):
-                    raise
-                self.stats.groups_recreated += 1
-                log.error(
-                    "group %s or stream %s vanished (Redis restarted without persistence, "
-                    "or someone destroyed it); recreating it from id 0",
-                    self._group,
-                    self._stream,
-                )
+                if str(exc).startswith(GROUP_GONE):
+                    self.stats.groups_recreated += 1
+                    log.error(
+                        "group %s or stream %s vanished (Redis restarted without persistence, "
+                        "or someone destroyed it); recreating it from id 0",
+                        self._group,
+                        self._stream,
+                    )
+                elif str(exc).startswith(TRANSIENT):
+                    self._wait_out(exc)
+                else:
+                    raise  # WRONGTYPE, NOPERM, ...: misconfiguration, not weather
                 need_setup = True
             except REDIS_DOWN as exc:
-                self.stats.redis_errors += 1
-                delay = self._backoff.next_delay()
-                log.warning("Redis unreachable (%s); retrying in %.2fs", exc, delay)
-                self._sleep(delay)
+                self._wait_out(exc)
                 need_setup = True  # our unacked batch, if any, is pending with us
             else:
                 self._backoff.reset()
@@ -345,6 +350,13 @@ class GroupConsumer:
                 log.warning("dead-lettered %s: %s", d.id.decode(), d.reason)
         if ack:
             self.stats.acked += self.client.xack(self._stream, self._group, *ack)
+
+    def _wait_out(self, exc: Exception) -> None:
+        """Back off after Redis failed us (capped, jittered, interrupted by stop)."""
+        self.stats.redis_errors += 1
+        delay = self._backoff.next_delay()
+        log.warning("Redis unavailable (%s); retrying in %.2fs", exc, delay)
+        self._sleep(delay)
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
