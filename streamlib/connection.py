@@ -12,8 +12,13 @@ with invalid UTF-8 is then a poison entry to dead-letter, not a client crash.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import ssl
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,14 +76,98 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def client_from_url(url: str, **kwargs: Any) -> redis.Redis:
+ENV_VARS: Mapping[str, str] = {
+    "username": "REDIS_USERNAME",
+    "password": "REDIS_PASSWORD",
+    "password_file": "REDIS_PASSWORD_FILE",
+    "tls_ca_file": "REDIS_TLS_CA_FILE",
+    "tls_cert_file": "REDIS_TLS_CERT_FILE",
+    "tls_key_file": "REDIS_TLS_KEY_FILE",
+}
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class ConnectionOptions:
+    """Credentials and TLS files kept apart from the URL.
+
+    For deployments that don't want a password inside ``REDIS_URL``: a user
+    name and password from the environment (``REDIS_USERNAME``,
+    ``REDIS_PASSWORD``) or a password file (``REDIS_PASSWORD_FILE``, e.g. a
+    Docker secret), and for ``rediss://`` a CA bundle, client certificate and
+    key. ``repr()`` masks the password.
+    """
+
+    username: str | None = None
+    password: str | None = None
+    password_file: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: str | None
+    ) -> ConnectionOptions:
+        """Options from ``REDIS_USERNAME`` & co., then non-``None`` ``overrides``."""
+        env = os.environ if environ is None else environ
+        values = {name: env.get(var) or None for name, var in ENV_VARS.items()}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def client_kwargs(self, url: str) -> dict[str, Any]:
+        """redis-py keyword arguments for ``url``; ``ConfigError`` on conflicts."""
+        parts = urlsplit(url)
+        kwargs: dict[str, Any] = {}
+        if self.password is not None and self.password_file is not None:
+            raise ConfigError("give REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both")
+        password = self.password
+        if self.password_file is not None:
+            try:
+                password = Path(self.password_file).read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(f"can't read the Redis password file: {exc}") from None
+        if password is not None:
+            if parts.password is not None:
+                raise ConfigError("the Redis URL has a password already; give it only once")
+            kwargs["password"] = password
+        if self.username is not None:
+            if parts.username:
+                raise ConfigError("the Redis URL has a user name already; give it only once")
+            kwargs["username"] = self.username
+        tls = {
+            "ssl_ca_certs": self.tls_ca_file,
+            "ssl_certfile": self.tls_cert_file,
+            "ssl_keyfile": self.tls_key_file,
+        }
+        given = {k: v for k, v in tls.items() if v is not None}
+        if given and parts.scheme != "rediss":
+            raise ConfigError("TLS files need a rediss:// URL")
+        for path in given.values():
+            if not Path(path).is_file():
+                raise ConfigError(f"TLS file not found: {path}")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ConfigError("a TLS client certificate needs its key, and a key its certificate")
+        kwargs.update(given)
+        return kwargs
+
+    def __repr__(self) -> str:
+        fields = dataclasses.asdict(self)
+        if fields["password"] is not None:
+            fields["password"] = "***"
+        body = ", ".join(f"{k}={v!r}" for k, v in fields.items() if v is not None)
+        return f"ConnectionOptions({body})"
+
+
+def client_from_url(
+    url: str, options: ConnectionOptions | None = None, **kwargs: Any
+) -> redis.Redis:
     """A client for ``url`` without talking to Redis yet.
 
     Retries inside redis-py are off: streamlib retries in one place (its
     callers' ``Backoff``), so a failed command is never silently sent twice.
     """
     validate_url(url)
-    options: dict[str, Any] = {
+    settings: dict[str, Any] = {
         "protocol": PROTOCOL,
         "decode_responses": False,
         "socket_timeout": 30.0,
@@ -88,21 +177,26 @@ def client_from_url(url: str, **kwargs: Any) -> redis.Redis:
         "retry": Retry(NoBackoff(), 0),
     }
     if url.startswith("unix:"):
-        del options["socket_keepalive"]  # a TCP option; unix sockets refuse it
-    options.update(kwargs)
+        del settings["socket_keepalive"]  # a TCP option; unix sockets refuse it
+    if options is not None:
+        settings.update(options.client_kwargs(url))
+    settings.update(kwargs)
     try:
-        return redis.Redis.from_url(url, **options)
+        return redis.Redis.from_url(url, **settings)
     except ValueError as exc:  # redis-py's own URL checks
         raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from None
 
 
-def connect(url: str, *, timeout: float = 30.0, **kwargs: Any) -> redis.Redis:
+def connect(
+    url: str, *, timeout: float = 30.0, options: ConnectionOptions | None = None, **kwargs: Any
+) -> redis.Redis:
     """A client for ``url`` that answered PING, retrying with backoff up to ``timeout`` s.
 
     Raises ``RedisUnavailable`` (with the masked URL and the last error) when
-    Redis does not answer in time; ``ConfigError`` for a bad URL.
+    Redis does not answer in time, at once when it refuses the credentials or
+    the TLS handshake fails; ``ConfigError`` for a bad URL or options.
     """
-    client = client_from_url(url, **kwargs)
+    client = client_from_url(url, options, **kwargs)
     ping_until(client, url, timeout=timeout)
     return client
 
@@ -118,6 +212,11 @@ def ping_until(client: redis.Redis, url: str, *, timeout: float) -> None:
         except redis.AuthenticationError as exc:
             raise RedisUnavailable(f"Redis at {mask_url(url)} refused the credentials") from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if _is_tls_failure(exc):
+                raise RedisUnavailable(
+                    f"TLS handshake with {mask_url(url)} failed (check the CA file and the "
+                    f"server's certificate): {_safe_error(exc, url)}"
+                ) from None
             left = deadline - time.monotonic()
             if left <= 0:
                 raise RedisUnavailable(
@@ -132,6 +231,17 @@ def ping_until(client: redis.Redis, url: str, *, timeout: float) -> None:
                 delay,
             )
             time.sleep(delay)
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    """Whether a connection error is a TLS verification failure (retrying won't help)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text
 
 
 def _safe_error(exc: BaseException, url: str) -> str:

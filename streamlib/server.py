@@ -7,7 +7,6 @@ nothing but Python can still run the tests and the demo.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -109,6 +108,15 @@ class LocalRedis:
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        try:
+            self._wait_until_up(timeout)
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def _wait_until_up(self, timeout: float) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         client = redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=1)
         try:
@@ -118,9 +126,13 @@ class LocalRedis:
                         f"{self.binary} exited with {self.process.returncode}; "
                         f"see {self.data_dir / 'server.log'}"
                     )
-                with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
-                    if client.ping():
-                        return self
+                try:
+                    client.ping()
+                    return
+                except (redis.AuthenticationError, redis.ResponseError):
+                    return  # NOAUTH and the like: it answers, so it is up
+                except (redis.ConnectionError, redis.TimeoutError):
+                    pass  # not listening yet
                 if time.monotonic() > deadline:
                     raise RedisUnavailable(f"{self.binary} did not answer within {timeout}s")
                 time.sleep(0.02)

@@ -12,8 +12,10 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import redis
+
 from . import constants
-from .connection import mask_url, validate_url
+from .connection import ConnectionOptions, connect, mask_url, validate_url
 from .errors import ConfigError
 
 #: Environment variable for each field, as in DESIGN.md.
@@ -49,6 +51,8 @@ class StreamSettings:
     block_ms: int = constants.DEFAULT_BLOCK_MS
     min_idle_ms: int = constants.DEFAULT_MIN_IDLE_MS
     max_deliveries: int = constants.DEFAULT_MAX_DELIVERIES
+    #: Credentials and TLS files given apart from the URL (``REDIS_PASSWORD`` & co.).
+    connection: ConnectionOptions = dataclasses.field(default_factory=ConnectionOptions)
 
     def __post_init__(self) -> None:
         validate_url(self.redis_url)
@@ -89,7 +93,10 @@ class StreamSettings:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        values["connection"] = ConnectionOptions.from_env(env)
         for field in dataclasses.fields(cls):
+            if field.name not in ENV_VARS:
+                continue
             raw = env.get(ENV_VARS[field.name])
             if raw is None or raw == "":
                 continue
@@ -99,6 +106,10 @@ class StreamSettings:
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         return cls(**values)
+
+    def connect(self, *, timeout: float = 30.0) -> redis.Redis:
+        """A client for these settings that answered PING (see ``connection.connect``)."""
+        return connect(self.redis_url, timeout=timeout, options=self.connection)
 
     def replace(self, **changes: Any) -> StreamSettings:
         """A copy with some fields changed, validated again."""
@@ -110,8 +121,9 @@ class StreamSettings:
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict, safe to log (password masked)."""
-        values = dataclasses.asdict(self)
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values["redis_url"] = mask_url(self.redis_url)
+        values["connection"] = repr(self.connection)
         return values
 
     def __repr__(self) -> str:
