@@ -1,0 +1,94 @@
+"""Each role works with exactly its ACL rule, and can do nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+import redis
+
+from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings, acl, connect
+from streamlib.server import LocalRedis
+from tests.helpers import quote, wait_for
+
+PASSWORD = "role-Secret-7"
+
+
+@pytest.fixture
+def server(redis_factory: Callable[..., LocalRedis]) -> LocalRedis:
+    return redis_factory()
+
+
+def user_client(server: LocalRedis, role: str, stream: str, dead: str) -> redis.Redis:
+    admin = connect(server.url)
+    admin.execute_command(
+        "ACL", "SETUSER", role, "reset", "on", f">{PASSWORD}", *acl.rules(role, stream, dead)
+    )
+    return connect(f"redis://{role}:{PASSWORD}@127.0.0.1:{server.port}/0", timeout=5)
+
+
+def test_producer_can_add_and_read_lag_but_not_read_entries_or_ack(server: LocalRedis) -> None:
+    admin = connect(server.url)
+    admin.xgroup_create("quotes", "g", id="0", mkstream=True)
+    producer = user_client(server, "producer", "quotes", "quotes:dead")
+    assert len(StreamProducer(producer, "quotes").send_many([quote(n) for n in range(3)])) == 3
+    assert producer.xinfo_groups("quotes")[0]["lag"] == 3  # backpressure's read
+    forbidden = [
+        lambda: producer.xrange("quotes"),
+        lambda: producer.xread({"quotes": "0"}),
+        lambda: producer.xreadgroup("g", "p", {"quotes": ">"}),
+        lambda: producer.xack("quotes", "g", "0-1"),
+        lambda: producer.xadd("other", {"a": "1"}),
+        lambda: producer.delete("quotes"),
+        lambda: producer.xtrim("quotes", minid="0-1"),
+        lambda: producer.flushall(),
+    ]
+    for call in forbidden:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            call()
+    assert admin.xlen("quotes") == 3
+
+
+def test_consumer_runs_the_whole_loop_with_its_rule_only(server: LocalRedis) -> None:
+    admin = connect(server.url)
+    StreamProducer(admin, "quotes").send_many([quote(n) for n in range(20)])
+    admin.xadd("quotes", {"poison": "1"})
+    client = user_client(server, "consumer", "quotes", "quotes:dead")
+    settings = StreamSettings(
+        redis_url=server.url, stream="quotes", consumer="c1", min_idle_ms=50, max_deliveries=1
+    )
+    calls: list[int] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise RuntimeError("first batch fails: retried via XAUTOCLAIM")
+
+    consumer = GroupConsumer(client, settings, handler)
+    consumer.run(burst=True)
+    other = GroupConsumer(client, settings.replace(consumer="c2"), handler)
+    wait_for(
+        lambda: other.run(burst=True) and admin.xpending("quotes", settings.group)["pending"] == 0,
+        what="reclaim and dead letters under the consumer's ACL",
+    )
+    assert admin.xlen("quotes:dead") >= 1  # poison (and the over-delivered) moved with XADD
+    forbidden = [
+        lambda: client.xadd("quotes", {"a": "1"}),  # no writing to the main stream
+        lambda: client.xtrim("quotes", minid="0-1"),
+        lambda: client.xrange("quotes:dead"),
+        lambda: client.delete("quotes"),
+        lambda: client.xreadgroup("g", "c", {"other": ">"}),
+        lambda: client.flushall(),
+    ]
+    for call in forbidden:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            call()
+
+
+def test_rules_escape_glob_characters_and_refuse_unknown_roles() -> None:
+    assert "~weird\\*name" in acl.rules("producer", "weird*name", "weird*name:dead")
+    assert acl.setuser_line("p", "producer", "quotes", "quotes:dead").startswith(
+        "ACL SETUSER p reset on >PASSWORD resetkeys"
+    )
+    with pytest.raises(ValueError, match="unknown role"):
+        acl.rules("admin", "quotes", "quotes:dead")
