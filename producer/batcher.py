@@ -104,24 +104,30 @@ class Batcher:
         envelopes = [envelope for envelope, _ in batch]
         try:
             await loop.run_in_executor(self._executor, self._send, envelopes)
-        except (StreamlibError, redis.RedisError, TypeError, ValueError) as exc:
-            # Unreachable past the deadline, or a reply no resend can fix (OOM,
-            # WRONGTYPE, an unencodable item): stop delivering, loudly.
-            if not self.failed:
-                self.failure = exc
-                self._failed.set()
-                log.error("Batch of %d item(s) not delivered: %s", len(batch), exc)
+        except DeliveryFailed as exc:
             self.undelivered += len(batch)
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(DeliveryFailed(str(self.failure)))
+                    future.set_exception(exc)
             return
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
 
     def _send(self, envelopes: list[Envelope]) -> None:
-        """Worker thread: one pipelined batch, resent with backoff until the deadline."""
+        """Worker thread: one pipelined batch, resent with backoff until the deadline.
+
+        The first failure is recorded here, in the worker, so that a batch
+        queued right behind it fails at once instead of retrying again.
+        """
         if self._failed.is_set():
             raise DeliveryFailed(f"delivery stopped earlier: {self.failure}")
-        self.producer.send_many(envelopes)
+        try:
+            self.producer.send_many(envelopes)
+        except (StreamlibError, redis.RedisError, TypeError, ValueError) as exc:
+            # Unreachable past the deadline, or a reply no resend can fix (OOM,
+            # WRONGTYPE, an unencodable item): stop delivering, loudly.
+            self.failure = exc
+            self._failed.set()
+            log.error("Batch of %d item(s) not delivered: %s", len(envelopes), exc)
+            raise DeliveryFailed(str(exc)) from exc
