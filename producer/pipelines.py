@@ -55,14 +55,16 @@ class ValidationPipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        stats = self.crawler.stats
+        assert stats is not None
         required = REQUIRED.get(type(item))
         if required is None:
-            raise InvalidItem(f"unknown record type {type(item).__name__}")
+            stats.inc_value("validation/dropped")
+            stats.inc_value("validation/dropped/unknown_type")
+            raise InvalidItem(f"unknown record type {type(item).__name__}", log_level="WARNING")
         adapter = ItemAdapter(item)
         missing = [name for name in required if not str(adapter.get(name) or "").strip()]
         if missing:
-            stats = self.crawler.stats
-            assert stats is not None
             stats.inc_value("validation/dropped")
             for name in missing:
                 stats.inc_value(f"validation/dropped/missing_{name}")

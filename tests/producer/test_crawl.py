@@ -93,3 +93,13 @@ def test_robots_txt_is_obeyed(tmp_path: Path, client: redis.Redis, redis_url: st
     assert not any(p.startswith("/author/") for p in hits)
     entries = read_stream(client, stream)
     assert [e.type for e in entries] == ["quote"] * len(expected.quotes)
+
+
+def test_a_bad_setting_stops_the_crawl_at_start_with_its_name(site: SiteServer) -> None:
+    crawl = run_crawl(
+        site.url, "STREAM_BATCH_SIZE=ten", STREAM_REDIS_URL="redis://u:pa55word@127.0.0.1:1/0"
+    )
+    assert crawl.returncode == 1
+    assert "STREAM_BATCH_SIZE='ten' is not a number" in crawl.output
+    assert "pa55word" not in crawl.output
+    assert not site.hits
