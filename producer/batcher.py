@@ -24,8 +24,6 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import redis
-
 from streamlib import Envelope, StreamlibError, StreamProducer
 
 log = logging.getLogger(__name__)
@@ -56,11 +54,6 @@ class Batcher:
     def failed(self) -> bool:
         """Whether some batch could not be delivered (all later ones fail too)."""
         return self._failed.is_set()
-
-    @property
-    def in_flight(self) -> int:
-        """Batches handed to the worker thread and not yet answered."""
-        return len(self._in_flight)
 
     def submit(self, envelope: Envelope) -> asyncio.Future[None]:
         """Queue ``envelope``; the future resolves once it is in the stream."""
@@ -124,9 +117,10 @@ class Batcher:
             raise DeliveryFailed(f"delivery stopped earlier: {self.failure}")
         try:
             self.producer.send_many(envelopes)
-        except (StreamlibError, redis.RedisError, TypeError, ValueError) as exc:
-            # Unreachable past the deadline, or a reply no resend can fix (OOM,
-            # WRONGTYPE, an unencodable item): stop delivering, loudly.
+        except Exception as exc:
+            # Unreachable past the deadline, a reply no resend can fix (OOM,
+            # WRONGTYPE), an unencodable item, or a bug: whatever it is, the
+            # items must not wait forever. Stop delivering, loudly.
             self.failure = exc
             self._failed.set()
             log.error("Batch of %d item(s) not delivered: %s", len(envelopes), exc)
