@@ -1,0 +1,77 @@
+"""``StreamConfig``: the pipeline's ``STREAM_*`` Scrapy settings, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from scrapy.settings import BaseSettings
+
+from streamlib import ConfigError, mask_url
+from streamlib.connection import validate_url
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class StreamConfig:
+    """Where and how the pipeline sends items; ``repr()`` masks the password."""
+
+    redis_url: str
+    stream: str
+    batch_size: int
+    max_delay: float
+    retry_timeout: float
+    #: Consumer group whose lag pauses the crawl; ``None``: no backpressure.
+    backpressure_group: str | None = None
+    backpressure_high: int = 10_000
+    backpressure_low: int = 5_000
+    backpressure_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        validate_url(self.redis_url)
+        if not self.stream.strip():
+            raise ConfigError("STREAM_NAME must be a non-empty string")
+        if not 1 <= self.batch_size <= 100_000:
+            raise ConfigError(
+                f"STREAM_BATCH_SIZE must be between 1 and 100000, got {self.batch_size}"
+            )
+        if self.max_delay <= 0:
+            raise ConfigError(f"STREAM_MAX_DELAY must be > 0 seconds, got {self.max_delay:g}")
+        if self.retry_timeout < 0:
+            raise ConfigError(f"STREAM_RETRY_TIMEOUT must be >= 0, got {self.retry_timeout:g}")
+        if self.backpressure_group is not None:
+            if not 0 <= self.backpressure_low < self.backpressure_high:
+                raise ConfigError(
+                    "backpressure needs 0 <= STREAM_BACKPRESSURE_LOW < STREAM_BACKPRESSURE_HIGH, "
+                    f"got {self.backpressure_low} and {self.backpressure_high}"
+                )
+            if self.backpressure_interval <= 0:
+                raise ConfigError("STREAM_BACKPRESSURE_INTERVAL must be > 0 seconds")
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> StreamConfig:
+        """The config in Scrapy ``settings``; ``ConfigError`` names a bad setting."""
+        group = str(settings.get("STREAM_BACKPRESSURE_GROUP") or "").strip() or None
+        return cls(
+            redis_url=str(settings.get("STREAM_REDIS_URL") or ""),
+            stream=str(settings.get("STREAM_NAME") or ""),
+            batch_size=_number(settings, "STREAM_BATCH_SIZE", int),
+            max_delay=_number(settings, "STREAM_MAX_DELAY", float),
+            retry_timeout=_number(settings, "STREAM_RETRY_TIMEOUT", float),
+            backpressure_group=group,
+            backpressure_high=_number(settings, "STREAM_BACKPRESSURE_HIGH", int),
+            backpressure_low=_number(settings, "STREAM_BACKPRESSURE_LOW", int),
+            backpressure_interval=_number(settings, "STREAM_BACKPRESSURE_INTERVAL", float),
+        )
+
+    def __repr__(self) -> str:
+        fields = dataclasses.asdict(self)
+        fields["redis_url"] = mask_url(self.redis_url)
+        return "StreamConfig(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
+
+
+def _number(settings: BaseSettings, name: str, kind: type[int] | type[float]) -> Any:
+    raw = settings.get(name)
+    try:
+        return kind(str(raw).strip()) if not isinstance(raw, int | float) else kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None

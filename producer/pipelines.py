@@ -1,0 +1,178 @@
+"""Item pipelines: validate each record, then deliver it to the stream.
+
+``ValidationPipeline`` drops a record missing its identity (a quote without
+text or author, an author without a name) with a logged reason and the
+``validation/dropped`` stats. ``StreamPipeline`` sends every other item as one
+envelope entry through a ``Batcher`` (see ``producer.batcher`` for why a
+worker thread) and returns it only once its batch is in Redis. When a batch
+can't be delivered by ``STREAM_RETRY_TIMEOUT``, it closes the spider with the
+reason ``stream_unavailable``, logs how many items were not delivered, and the
+project's ``crawl`` command exits with status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from producer.backpressure import Backpressure
+from producer.batcher import Batcher, DeliveryFailed
+from producer.config import StreamConfig
+from producer.envelopes import to_envelope
+from producer.items import AuthorItem, QuoteItem
+from streamlib import StreamProducer, client_from_url, mask_url
+
+log = logging.getLogger(__name__)
+
+#: The spider close reason (``finish_reason`` stat) after a delivery failure.
+CLOSE_REASON = "stream_unavailable"
+
+#: Fields that make up each record's identity: never sent empty.
+REQUIRED: dict[type, tuple[str, ...]] = {QuoteItem: ("text", "author"), AuthorItem: ("name",)}
+
+
+class InvalidItem(DropItem):
+    """A record missing a required field (counted under ``validation/dropped``)."""
+
+
+class UndeliveredItem(DropItem):
+    """An item whose batch could not be put in the stream."""
+
+
+class ValidationPipeline:
+    """Drops records missing a required field, with the reason in the log and stats."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidationPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        stats = self.crawler.stats
+        assert stats is not None
+        required = REQUIRED.get(type(item))
+        if required is None:
+            stats.inc_value("validation/dropped")
+            stats.inc_value("validation/dropped/unknown_type")
+            raise InvalidItem(f"unknown record type {type(item).__name__}", log_level="WARNING")
+        adapter = ItemAdapter(item)
+        missing = [name for name in required if not str(adapter.get(name) or "").strip()]
+        if missing:
+            stats.inc_value("validation/dropped")
+            for name in missing:
+                stats.inc_value(f"validation/dropped/missing_{name}")
+            raise InvalidItem(
+                f"{type(item).__name__} missing {', '.join(missing)} (from {adapter.get('url')})",
+                log_level="WARNING",
+            )
+        return item
+
+
+class StreamPipeline:
+    """Delivers items to the Redis Stream in batches, without blocking the reactor."""
+
+    def __init__(self, crawler: Crawler, config: StreamConfig) -> None:
+        self.crawler = crawler
+        self.config = config
+        self._batcher: Batcher | None = None
+        self._backpressure: Backpressure | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StreamPipeline:
+        return cls(crawler, StreamConfig.from_settings(crawler.settings))
+
+    async def open_spider(self) -> None:
+        config = self.config
+        client = client_from_url(config.redis_url)
+        producer = StreamProducer(
+            client, config.stream, batch_size=config.batch_size, retry_timeout=config.retry_timeout
+        )
+        self._batcher = Batcher(producer, batch_size=config.batch_size, max_delay=config.max_delay)
+        log.info(
+            "Sending items to stream %r at %s (batches of %d, max delay %gs, retry for %gs)",
+            config.stream,
+            mask_url(config.redis_url),
+            config.batch_size,
+            config.max_delay,
+            config.retry_timeout,
+        )
+        if config.backpressure_group is not None:
+            engine = self.crawler.engine
+            assert engine is not None
+            self._backpressure = Backpressure(
+                client,
+                config.stream,
+                config.backpressure_group,
+                high=config.backpressure_high,
+                low=config.backpressure_low,
+                interval=config.backpressure_interval,
+                pause=engine.pause,
+                resume=engine.unpause,
+            )
+            self._backpressure.start()
+
+    async def process_item(self, item: Any) -> Any:
+        assert self._batcher is not None
+        try:
+            await self._batcher.submit(to_envelope(item))
+        except DeliveryFailed as exc:
+            self._stop_crawl()
+            raise UndeliveredItem(
+                f"not delivered to the stream: {exc}", log_level="WARNING"
+            ) from exc
+        finally:
+            self._record_stats()
+        return item
+
+    async def close_spider(self) -> None:
+        batcher = self._batcher
+        assert batcher is not None
+        if self._backpressure is not None:
+            await self._backpressure.stop()
+        await batcher.drain()
+        batcher.close()
+        batcher.producer.client.close()
+        self._record_stats()
+        producer = batcher.producer
+        log.info(
+            "Stream summary: sent=%d batches=%d retries=%d undelivered=%d",
+            producer.sent,
+            producer.batches,
+            producer.retries,
+            batcher.undelivered,
+        )
+        if batcher.undelivered:
+            log.error(
+                "%d item(s) NOT delivered to stream %r at %s: %s",
+                batcher.undelivered,
+                self.config.stream,
+                mask_url(self.config.redis_url),
+                batcher.failure,
+            )
+
+    def _stop_crawl(self) -> None:
+        """Close the spider once, after the first delivery failure."""
+        engine = self.crawler.engine
+        if self._closing is not None or engine is None or engine.spider is None:
+            return
+        log.error("Redis stream unavailable: stopping the crawl")
+        self._closing = asyncio.ensure_future(engine.close_spider_async(reason=CLOSE_REASON))
+
+    def _record_stats(self) -> None:
+        stats, batcher = self.crawler.stats, self._batcher
+        if stats is None or batcher is None:
+            return
+        stats.set_value("stream/sent", batcher.producer.sent)
+        stats.set_value("stream/batches", batcher.producer.batches)
+        stats.set_value("stream/retries", batcher.producer.retries)
+        stats.set_value("stream/undelivered", batcher.undelivered)
+        if self._backpressure is not None:
+            stats.set_value("stream/backpressure_pauses", self._backpressure.pauses)

@@ -1,0 +1,102 @@
+"""Fixtures for the producer: a generated quotes site, and the real crawl command."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from streamlib import Envelope, decode
+from tests.quotesite import Expected, SiteServer, generate_site
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = 3
+CRAWL_TIMEOUT = 150.0
+SUMMARY = re.compile(r"Stream summary: sent=(\d+) batches=(\d+) retries=(\d+) undelivered=(\d+)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    directory: Path
+    expected: Expected
+
+
+@dataclasses.dataclass(frozen=True)
+class Crawl:
+    """A finished ``scrapy crawl`` run."""
+
+    returncode: int
+    output: str
+
+    def summary(self) -> dict[str, int]:
+        """The pipeline's closing summary line, as numbers."""
+        found = SUMMARY.search(self.output)
+        assert found, f"no stream summary in the crawl's output:\n{self.output[-3000:]}"
+        names = ("sent", "batches", "retries", "undelivered")
+        return dict(zip(names, map(int, found.groups()), strict=True))
+
+
+def scrapy_command(start_url: str, *settings: str) -> list[str]:
+    """``scrapy crawl quotes -a start_url=...`` with ``-s`` settings (AutoThrottle off)."""
+    script = Path(sys.executable).with_name("scrapy")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "scrapy"]
+    cmd += ["crawl", "quotes", "-a", f"start_url={start_url}", "-s", "AUTOTHROTTLE_ENABLED=False"]
+    for setting in settings:
+        cmd += ["-s", setting]
+    return cmd
+
+
+def crawl_env(**variables: str) -> dict[str, str]:
+    """The environment for a crawl: ours, without any outer REDIS_URL / STREAM_*."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("STREAM")}
+    env.update(variables)
+    return env
+
+
+def run_crawl(start_url: str, *settings: str, **env: str) -> Crawl:
+    """Run the real crawl command from the repository root and wait for it."""
+    proc = subprocess.run(
+        scrapy_command(start_url, *settings),
+        cwd=ROOT,
+        env=crawl_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+    )
+    return Crawl(proc.returncode, proc.stdout + proc.stderr)
+
+
+def read_stream(client: redis.Redis, stream: str) -> list[Envelope]:
+    """Every entry of ``stream``, decoded (a bad entry fails the test)."""
+    return [decode(fields) for _, fields in client.xrange(stream)]
+
+
+def relative(data: Mapping[str, Any], base: str) -> dict[str, Any]:
+    """A record with its URLs made relative to the site's root, as ``Expected`` has them."""
+    root = base.rstrip("/")
+    return {
+        k: v.removeprefix(root) if k in ("url", "author_url") and isinstance(v, str) else v
+        for k, v in data.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """A generated site of PAGES pages (shared by a module's tests, read-only)."""
+    directory = tmp_path_factory.mktemp("quotesite")
+    return Site(directory, generate_site(directory, pages=PAGES))
+
+
+@pytest.fixture
+def site(generated: Site) -> Iterator[SiteServer]:
+    """A fresh server (fresh request log) for the generated site."""
+    with SiteServer(generated.directory) as server:
+        yield server

@@ -1,0 +1,105 @@
+"""``scrapy crawl quotes`` end to end: generated site -> real crawl -> real Redis stream."""
+
+from __future__ import annotations
+
+import collections
+import uuid
+from pathlib import Path
+
+import redis
+
+from producer.settings import USER_AGENT
+from streamlib import fingerprint
+from tests.quotesite import SiteServer, generate_site
+
+from .conftest import Site, read_stream, relative, run_crawl
+
+
+def stream_name() -> str:
+    return f"quotes-{uuid.uuid4().hex[:8]}"
+
+
+def test_crawl_puts_exactly_the_expected_records_in_the_stream(
+    generated: Site, site: SiteServer, client: redis.Redis, redis_url: str
+) -> None:
+    stream = stream_name()
+    crawl = run_crawl(
+        site.url, REDIS_URL=redis_url, STREAM_NAME=stream, STREAM_BATCH_SIZE="8",
+        STREAM_MAX_DELAY="0.2",
+    )  # fmt: skip
+    assert crawl.returncode == 0, crawl.output[-3000:]
+    expected = generated.expected
+
+    entries = read_stream(client, stream)
+    by_type = collections.Counter(e.type for e in entries)
+    assert by_type == {"quote": len(expected.quotes), "author": len(expected.authors)}
+    quotes = [relative(e.data, site.url) for e in entries if e.type == "quote"]
+    authors = [relative(e.data, site.url) for e in entries if e.type == "author"]
+    text_order = sorted(expected.quotes, key=lambda q: q["text"])
+    assert sorted(quotes, key=lambda q: q["text"]) == text_order
+    assert sorted(authors, key=lambda a: a["name"]) == sorted(
+        expected.authors, key=lambda a: a["name"]
+    )
+    for e in entries:
+        identity = (e.data["text"], e.data["author"]) if e.type == "quote" else (e.data["name"],)
+        assert e.key == fingerprint(*identity)
+
+    # Every page of the pagination, every author page once, polite and identified.
+    assert site.paths() >= expected.paths | {"/robots.txt"}
+    author_hits = [h.path for h in site.hits if h.path.startswith("/author/")]
+    assert len(author_hits) == len(set(author_hits)) == len(expected.authors)
+    assert {h.user_agent for h in site.hits} == {USER_AGENT}
+
+    # Batching: 35 items in batches of at most 8 (full ones, the rest by delay).
+    summary = crawl.summary()
+    assert summary["sent"] == len(entries)
+    assert summary["undelivered"] == 0
+    assert len(entries) // 8 <= summary["batches"] < len(entries)
+
+
+def test_a_recrawl_gives_every_record_the_same_key(
+    site: SiteServer, client: redis.Redis, redis_url: str
+) -> None:
+    keys = []
+    for _ in range(2):
+        stream = stream_name()
+        crawl = run_crawl(site.url, STREAM_REDIS_URL=redis_url, STREAM_NAME=stream)
+        assert crawl.returncode == 0, crawl.output[-3000:]
+        entries = read_stream(client, stream)
+        assert len({e.key for e in entries}) == len(entries) > 0
+        keys.append({(e.type, e.key) for e in entries})
+    assert keys[0] == keys[1]
+
+
+def test_a_page_without_quotes_ends_the_crawl_cleanly(
+    generated: Site, site: SiteServer, client: redis.Redis, redis_url: str
+) -> None:
+    stream = stream_name()
+    past_the_end = f"{site.url}page/{generated.expected.pages + 1}/"
+    crawl = run_crawl(past_the_end, REDIS_URL=redis_url, STREAM_NAME=stream)
+    assert crawl.returncode == 0, crawl.output[-3000:]
+    assert "end of the pagination" in crawl.output
+    assert client.xlen(stream) == 0
+    assert crawl.summary() == {"sent": 0, "batches": 0, "retries": 0, "undelivered": 0}
+
+
+def test_robots_txt_is_obeyed(tmp_path: Path, client: redis.Redis, redis_url: str) -> None:
+    expected = generate_site(tmp_path, pages=1, robots="User-agent: *\nDisallow: /author/\n")
+    stream = stream_name()
+    with SiteServer(tmp_path) as server:
+        crawl = run_crawl(server.url, REDIS_URL=redis_url, STREAM_NAME=stream)
+        hits = server.paths(status=None)
+    assert crawl.returncode == 0, crawl.output[-3000:]
+    assert not any(p.startswith("/author/") for p in hits)
+    entries = read_stream(client, stream)
+    assert [e.type for e in entries] == ["quote"] * len(expected.quotes)
+
+
+def test_a_bad_setting_stops_the_crawl_at_start_with_its_name(site: SiteServer) -> None:
+    crawl = run_crawl(
+        site.url, "STREAM_BATCH_SIZE=ten", STREAM_REDIS_URL="redis://u:pa55word@127.0.0.1:1/0"
+    )
+    assert crawl.returncode == 1
+    assert "STREAM_BATCH_SIZE='ten' is not a number" in crawl.output
+    assert "pa55word" not in crawl.output
+    assert not site.hits

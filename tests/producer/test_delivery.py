@@ -1,0 +1,94 @@
+"""The delivery guarantee: nothing dropped silently, and no blocked reactor."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from streamlib import client_from_url
+from streamlib.server import LocalRedis
+from tests.helpers import wait_for
+from tests.quotesite import SiteServer
+
+from .conftest import CRAWL_TIMEOUT, ROOT, Site, crawl_env, read_stream, run_crawl, scrapy_command
+
+SECRET = "hunter2-Pa55"
+
+
+def test_redis_down_fails_the_crawl_with_the_undelivered_count(
+    site: SiteServer, redis_factory: Callable[..., LocalRedis]
+) -> None:
+    server = redis_factory()
+    server.kill()
+    url = f"redis://quoter:{SECRET}@127.0.0.1:{server.port}/0"
+    crawl = run_crawl(
+        site.url, STREAM_REDIS_URL=url, STREAM_BATCH_SIZE="5", STREAM_RETRY_TIMEOUT="1"
+    )
+    assert crawl.returncode == 1, crawl.output[-3000:]
+    found = re.search(r"(\d+) item\(s\) NOT delivered to stream 'quotes'", crawl.output)
+    assert found, crawl.output[-3000:]
+    summary = crawl.summary()
+    assert summary["sent"] == 0
+    assert summary["undelivered"] == int(found.group(1)) > 0
+    assert summary["retries"] > 0
+    assert "finish_reason': 'stream_unavailable'" in crawl.output
+    assert SECRET not in crawl.output
+    assert "quoter:***@127.0.0.1" in crawl.output
+
+
+def test_crawling_goes_on_while_a_batch_waits_for_redis(
+    generated: Site, site: SiteServer, redis_factory: Callable[..., LocalRedis], tmp_path: Path
+) -> None:
+    """Redis frozen (SIGSTOP): the first batch hangs in the worker thread, and yet
+    every page is fetched; the crawl only finishes once Redis answers again."""
+    server = redis_factory()
+    assert server.process is not None
+    stream = f"quotes-{uuid.uuid4().hex[:8]}"
+    log_path = tmp_path / "crawl.log"
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                scrapy_command(site.url),
+                cwd=ROOT,
+                env=crawl_env(
+                    REDIS_URL=server.url,
+                    STREAM_NAME=stream,
+                    STREAM_BATCH_SIZE="4",
+                    STREAM_MAX_DELAY="0.1",
+                    STREAM_RETRY_TIMEOUT="300",
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for(
+                lambda: site.paths() >= generated.expected.paths,
+                timeout=90,
+                what="every page fetched while Redis is frozen",
+            )
+            assert proc.poll() is None, "the crawl ended before its items were in Redis"
+            os.kill(server.process.pid, signal.SIGCONT)
+            returncode = proc.wait(timeout=CRAWL_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    output = log_path.read_text()
+    assert returncode == 0, output[-3000:]
+    client: redis.Redis = client_from_url(server.url)
+    try:
+        entries = read_stream(client, stream)
+    finally:
+        client.close()
+    expected = generated.expected
+    assert len(entries) == len(expected.quotes) + len(expected.authors)

@@ -1,0 +1,121 @@
+"""The pieces on their own: validation, settings, and the batcher against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import pytest
+import redis
+from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
+
+from producer.batcher import Batcher, DeliveryFailed
+from producer.config import StreamConfig
+from producer.envelopes import to_envelope
+from producer.items import AuthorItem, QuoteItem
+from producer.pipelines import InvalidItem, ValidationPipeline
+from producer.spiders.quotes import QuotesSpider
+from streamlib import ConfigError, StreamProducer, client_from_url, decode, fingerprint
+from streamlib.server import LocalRedis
+from tests.helpers import quote
+
+
+@pytest.mark.parametrize(
+    ("item", "missing"),
+    [
+        (QuoteItem(text="", author="A", url="u"), ["text"]),
+        (QuoteItem(text="“T”", author="  ", url="u"), ["author"]),
+        (QuoteItem(), ["text", "author"]),
+        (AuthorItem(name="", url="u"), ["name"]),
+    ],
+)
+def test_a_record_missing_its_identity_is_dropped_and_counted(
+    item: QuoteItem | AuthorItem, missing: list[str]
+) -> None:
+    crawler = get_crawler(QuotesSpider)
+    crawler.stats.open_spider()  # type: ignore[union-attr]
+    pipeline = ValidationPipeline.from_crawler(crawler)
+    with pytest.raises(InvalidItem, match="missing " + ", ".join(missing)):
+        pipeline.process_item(item)
+    stats = crawler.stats.get_stats()  # type: ignore[union-attr]
+    assert stats["validation/dropped"] == 1
+    for name in missing:
+        assert stats[f"validation/dropped/missing_{name}"] == 1
+
+
+def test_a_complete_record_passes_validation() -> None:
+    crawler = get_crawler(QuotesSpider)
+    crawler.stats.open_spider()  # type: ignore[union-attr]
+    item = QuoteItem(text="“T”", author="A", tags=[])
+    assert ValidationPipeline.from_crawler(crawler).process_item(item) is item
+    assert "validation/dropped" not in crawler.stats.get_stats()  # type: ignore[union-attr]
+
+
+def test_envelopes_carry_type_and_stable_key() -> None:
+    q = to_envelope(QuoteItem(text="“It’s”", author="Ann", tags=["x"], url="u"))
+    assert (q.type, q.key) == ("quote", fingerprint("“It’s”", "Ann"))
+    assert q.data["tags"] == ["x"]
+    a = to_envelope(AuthorItem(name="Ann", description="d"))
+    assert (a.type, a.key) == ("author", fingerprint("Ann"))
+
+
+def test_stream_settings_are_validated_and_the_password_masked() -> None:
+    base = {
+        "STREAM_REDIS_URL": "redis://u:s3cret@h:6379/0",
+        "STREAM_NAME": "q",
+        "STREAM_BATCH_SIZE": "50",
+        "STREAM_MAX_DELAY": "0.5",
+        "STREAM_RETRY_TIMEOUT": "10",
+        "STREAM_BACKPRESSURE_GROUP": "",
+        "STREAM_BACKPRESSURE_HIGH": 10,
+        "STREAM_BACKPRESSURE_LOW": 5,
+        "STREAM_BACKPRESSURE_INTERVAL": 1,
+    }
+    config = StreamConfig.from_settings(Settings(base))
+    assert (config.batch_size, config.max_delay, config.backpressure_group) == (50, 0.5, None)
+    assert "s3cret" not in repr(config)
+    for bad, message in [
+        ({"STREAM_BATCH_SIZE": "ten"}, "STREAM_BATCH_SIZE='ten' is not a number"),
+        ({"STREAM_BATCH_SIZE": "0"}, "STREAM_BATCH_SIZE must be between"),
+        ({"STREAM_MAX_DELAY": "0"}, "STREAM_MAX_DELAY must be > 0"),
+        ({"STREAM_REDIS_URL": "http://h"}, "scheme must be one of"),
+        ({"STREAM_BACKPRESSURE_GROUP": "g", "STREAM_BACKPRESSURE_LOW": 10}, "LOW < "),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            StreamConfig.from_settings(Settings({**base, **bad}))
+
+
+async def _submit_all(batcher: Batcher, count: int) -> list[BaseException | None]:
+    futures = [batcher.submit(quote(n)) for n in range(count)]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    await batcher.drain()
+    batcher.close()
+    return list(results)
+
+
+def test_batcher_sends_full_batches_then_the_rest_after_the_delay(
+    client: redis.Redis,
+) -> None:
+    stream = f"b-{uuid.uuid4().hex[:8]}"
+    producer = StreamProducer(client, stream, batch_size=3)
+    batcher = Batcher(producer, batch_size=3, max_delay=0.05)
+    assert asyncio.run(_submit_all(batcher, 7)) == [None] * 7
+    # Two full batches, and the last item alone once its delay ran out.
+    assert (producer.sent, producer.batches, batcher.undelivered) == (7, 3, 0)
+    entries = [decode(fields) for _, fields in client.xrange(stream)]
+    assert [e.data["n"] for e in entries] == list(range(7))  # arrival order kept
+
+
+def test_batcher_fails_every_item_once_redis_stays_down(
+    redis_factory: Callable[..., LocalRedis],
+) -> None:
+    server = redis_factory()
+    server.kill()
+    producer = StreamProducer(client_from_url(server.url), "s", batch_size=4, retry_timeout=0.3)
+    batcher = Batcher(producer, batch_size=4, max_delay=0.05)
+    results = asyncio.run(_submit_all(batcher, 10))
+    assert all(isinstance(r, DeliveryFailed) for r in results)
+    assert batcher.failed
+    assert (batcher.undelivered, producer.sent) == (10, 0)
