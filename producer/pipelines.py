@@ -26,6 +26,7 @@ from producer.config import StreamConfig
 from producer.envelopes import to_envelope
 from producer.items import AuthorItem, QuoteItem
 from streamlib import StreamProducer, client_from_url, mask_url
+from streamlib.connection import ConnectionOptions
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class StreamPipeline:
 
     async def open_spider(self) -> None:
         config = self.config
-        client = client_from_url(config.redis_url)
+        # REDIS_USERNAME / REDIS_PASSWORD(_FILE) / REDIS_TLS_* as everywhere else.
+        client = client_from_url(config.redis_url, ConnectionOptions.from_env())
         producer = StreamProducer(
             client, config.stream, batch_size=config.batch_size, retry_timeout=config.retry_timeout
         )

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import redis
 
+from producer.sample_site import Expected, SiteServer, generate_site
 from streamlib import Envelope, decode
-from tests.quotesite import Expected, SiteServer, generate_site
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = 3

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import redis
 
+from producer.sample_site import SiteServer, generate_site
 from tests.helpers import wait_for
-from tests.quotesite import SiteServer, generate_site
 
 from .conftest import CRAWL_TIMEOUT, ROOT, Crawl, crawl_env, read_stream, scrapy_command
 

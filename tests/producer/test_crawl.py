@@ -8,9 +8,9 @@ from pathlib import Path
 
 import redis
 
+from producer.sample_site import SiteServer, generate_site
 from producer.settings import USER_AGENT
 from streamlib import fingerprint
-from tests.quotesite import SiteServer, generate_site
 
 from .conftest import Site, read_stream, relative, run_crawl
 

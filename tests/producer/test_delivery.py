@@ -12,10 +12,10 @@ from pathlib import Path
 
 import redis
 
+from producer.sample_site import SiteServer
 from streamlib import client_from_url
 from streamlib.server import LocalRedis
 from tests.helpers import wait_for
-from tests.quotesite import SiteServer
 
 from .conftest import CRAWL_TIMEOUT, ROOT, Site, crawl_env, read_stream, run_crawl, scrapy_command
 

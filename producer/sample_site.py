@@ -336,7 +336,7 @@ def serve_site(directory: str | Path) -> tuple[str, Callable[[], None]]:
     return server.url, server.stop
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m tests.quotesite DIR
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m producer.sample_site DIR
     import sys
     import time
 
