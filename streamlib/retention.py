@@ -13,10 +13,12 @@ counters: those become unknown after deletions, ids never do.
 A stream without groups has no reader to protect: ``trim`` refuses unless
 forced, and then removes every entry (the key and its last id stay).
 
-Consumers only move forward (new pending entries are always after
-last-delivered), so a threshold computed from a snapshot stays safe while
-they run. Moving a group *backwards* (XGROUP SETID, a new group at 0) while a
-trim runs is an operator race this can't see.
+The threshold comes from a snapshot (XINFO GROUPS, then XPENDING per group)
+and is applied with one XTRIM. That is safe while consumers run: they only
+move forward (a new pending entry is always after last-delivered, claims
+don't change ids). A group created, or moved back with SETID, between the
+snapshot and the XTRIM ends up exactly as if that happened just after the
+trim: it starts from what the trim left.
 """
 
 from __future__ import annotations
