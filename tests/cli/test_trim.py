@@ -117,24 +117,24 @@ def test_trim_never_removes_a_needed_entry(
     (their entries-read and lag become unknown: trim goes by ids, not counters)."""
     stream = f"prop-{uuid.uuid4().hex[:8]}"
     ids = [client.xadd(stream, {"n": str(i)}).decode() for i in range(n)]
-    needed: set[str] = set()
-    first_needed = n
+    # What each group still needs, as indexes: its pending ones, and all from `next`.
+    pending: dict[str, set[int]] = {}
+    next_index: dict[str, int] = {}
     for number, (read, unacked) in enumerate(groups):
         read = min(read, n)
-        got = read_and_ack(client, stream, f"g{number}", read, unacked)
-        pending = {i for i in unacked if i < read}
-        needed |= {got[i] for i in pending} | set(ids[read:])
-        first_needed = min([first_needed, read, *pending])
-    if setid is not None:  # a group placed by XGROUP CREATE/SETID, never read
+        read_and_ack(client, stream, f"g{number}", read, unacked)
+        pending[f"g{number}"] = {i for i in unacked if i < read}
+        next_index[f"g{number}"] = read
+    if setid is not None:  # a group placed by XGROUP CREATE at an id, never read
         position = min(setid, n)
         client.xgroup_create(stream, "placed", id=ids[position - 1] if position else "0")
-        needed |= set(ids[position:])
-        first_needed = min(first_needed, position)
-    if rewind is not None:  # g0 moved back: re-reads from there, keeps its pending list
+        pending["placed"], next_index["placed"] = set(), position
+    if rewind is not None:  # g0 moved (back or forth) by SETID; keeps its pending list
         position = min(rewind, n)
         client.xgroup_setid(stream, "g0", ids[position - 1] if position else "0")
-        needed |= set(ids[position:])
-        first_needed = min(first_needed, position)
+        next_index["g0"] = position
+    needed = {ids[i] for g in pending for i in pending[g] | set(range(next_index[g], n))}
+    first_needed = min(min([next_index[g], *pending[g]]) for g in pending)
 
     result = retention.trim_acked(client, stream)
 
