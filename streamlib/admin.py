@@ -322,8 +322,14 @@ class PruneDecision:
     name: str
     pending: int
     idle_ms: int
-    deleted: bool
+    #: ``"deleted"``, ``"kept"`` or, in a dry run, ``"would delete"``.
+    action: str
     reason: str
+
+    @property
+    def deleted(self) -> bool:
+        """Whether the consumer was deleted."""
+        return self.action == "deleted"
 
 
 #: Deletes the consumer only if it has no pending entry at that very moment
@@ -347,22 +353,26 @@ def prune_consumers(
     for c in consumers(client, stream, group_name):
         if c.pending:
             reason = f"has {c.pending} pending entr{'y' if c.pending == 1 else 'ies'}"
-            decisions.append(PruneDecision(c.name, c.pending, c.idle_ms, False, reason))
+            decisions.append(PruneDecision(c.name, c.pending, c.idle_ms, "kept", reason))
         elif c.idle_ms < idle_ms:
             decisions.append(
-                PruneDecision(c.name, 0, c.idle_ms, False, "active (idle below the threshold)")
+                PruneDecision(c.name, 0, c.idle_ms, "kept", "active (idle below the threshold)")
             )
         elif dry_run:
-            decisions.append(PruneDecision(c.name, 0, c.idle_ms, False, "would be deleted"))
+            decisions.append(
+                PruneDecision(c.name, 0, c.idle_ms, "would delete", "idle, nothing pending")
+            )
         else:
             result = int(client.eval(_DELETE_IF_NO_PENDING, 1, stream, group_name, c.name))
             if result < 0:
                 decisions.append(
-                    PruneDecision(c.name, 0, c.idle_ms, False, "got pending entries meanwhile")
+                    PruneDecision(c.name, 0, c.idle_ms, "kept", "got pending entries meanwhile")
                 )
             else:
                 log.info("deleted idle consumer %s of group %s", c.name, group_name)
-                decisions.append(PruneDecision(c.name, 0, c.idle_ms, True, "deleted"))
+                decisions.append(
+                    PruneDecision(c.name, 0, c.idle_ms, "deleted", "idle, nothing pending")
+                )
     return decisions
 
 

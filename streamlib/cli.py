@@ -432,10 +432,7 @@ def prune(ctl: Ctl, idle_ms: int, dry_run: bool) -> None:
     decisions = admin.prune_consumers(
         ctl.client, s.stream, s.group, idle_ms=idle_ms, dry_run=dry_run
     )
-    rows = [
-        (d.name, d.pending, format_ms(d.idle_ms), "deleted" if d.deleted else "kept", d.reason)
-        for d in decisions
-    ]
+    rows = [(d.name, d.pending, format_ms(d.idle_ms), d.action, d.reason) for d in decisions]
     ctl.emit(
         {
             "stream": s.stream,

@@ -36,7 +36,7 @@ def test_prune_deletes_only_idle_consumers_without_pending(
     client.xgroup_createconsumer(settings.stream, settings.group, "busy")  # new, empty
 
     dry = as_json(run("consumers", "prune", "--idle", "300ms", "--dry-run", "--json"))
-    assert {c["name"]: c["reason"] for c in dry["consumers"]}["finished"] == "would be deleted"
+    assert {c["name"]: c["action"] for c in dry["consumers"]}["finished"] == "would delete"
     assert len(as_json(run("consumers", "--json"))["consumers"]) == 3
 
     result = run("consumers", "prune", "--idle", "300")
