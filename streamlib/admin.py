@@ -189,13 +189,13 @@ class PendingEntry:
 
 @dataclasses.dataclass(frozen=True)
 class ConsumerPending:
-    """What one consumer holds pending."""
+    """What one consumer holds pending, and its oldest pending entry."""
 
     consumer: str
     pending: int
-    oldest_id: str
-    max_idle_ms: int
-    max_deliveries: int
+    oldest_id: str | None
+    oldest_idle_ms: int | None
+    oldest_deliveries: int | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,29 +210,32 @@ class PendingSummary:
 
 
 def pending_summary(client: redis.Redis, stream: str, group_name: str) -> PendingSummary:
-    """Per-consumer counts, oldest id, longest idle and most deliveries (scans the PEL)."""
+    """XPENDING's summary, plus each consumer's oldest entry (no scan of the whole list)."""
     require_group(client, stream, group_name)
-    acc: dict[str, ConsumerPending] = {}
-    total = 0
-    first: str | None = None
-    last: str | None = None
-    for entry in iter_pending(client, stream, group_name):
-        total += 1
-        first = first or entry.id
-        last = entry.id
-        seen = acc.get(entry.consumer)
-        if seen is None:
-            acc[entry.consumer] = ConsumerPending(
-                entry.consumer, 1, entry.id, entry.idle_ms, entry.deliveries
+    summary = client.xpending(stream, group_name)
+    with client.pipeline(transaction=False) as pipe:
+        for row in summary["consumers"]:
+            pipe.xpending_range(stream, group_name, "-", "+", 1, consumername=row["name"])
+        oldest = pipe.execute()
+    holders = []
+    for row, first in zip(summary["consumers"], oldest, strict=True):
+        entry = first[0] if first else None
+        holders.append(
+            ConsumerPending(
+                consumer=_text(row["name"]),
+                pending=int(row["pending"]),
+                oldest_id=_text(entry["message_id"]) if entry else None,
+                oldest_idle_ms=int(entry["time_since_delivered"]) if entry else None,
+                oldest_deliveries=int(entry["times_delivered"]) if entry else None,
             )
-        else:
-            acc[entry.consumer] = dataclasses.replace(
-                seen,
-                pending=seen.pending + 1,
-                max_idle_ms=max(seen.max_idle_ms, entry.idle_ms),
-                max_deliveries=max(seen.max_deliveries, entry.deliveries),
-            )
-    return PendingSummary(group_name, total, first, last, sorted(acc.values(), key=_by_name))
+        )
+    return PendingSummary(
+        group=group_name,
+        pending=int(summary["pending"]),
+        min_id=_text(summary["min"]) if summary["min"] is not None else None,
+        max_id=_text(summary["max"]) if summary["max"] is not None else None,
+        consumers=sorted(holders, key=_by_name),
+    )
 
 
 def _by_name(c: ConsumerPending) -> str:

@@ -389,12 +389,12 @@ def pending(
         if summary.pending:
             head += f" (ids {summary.min_id} .. {summary.max_id})"
         rows = [
-            (c.consumer, c.pending, c.oldest_id, format_ms(c.max_idle_ms), c.max_deliveries)
+            (c.consumer, c.pending, c.oldest_id, format_ms(c.oldest_idle_ms), c.oldest_deliveries)
             for c in summary.consumers
         ]
         if not rows:
             return head
-        headers = ("CONSUMER", "PENDING", "OLDEST-ID", "MAX-IDLE", "MAX-DELIVERIES")
+        headers = ("CONSUMER", "PENDING", "OLDEST-ID", "OLDEST-IDLE", "DELIVERIES")
         return head + "\n\n" + clifmt.table(headers, rows)
 
     ctl.emit({"stream": s.stream, **clifmt.jsonable(summary)}, render)
