@@ -112,3 +112,16 @@ def test_purge_asks_unless_yes(run: Run, client: redis.Redis, settings: StreamSe
         "stream": settings.dead_letters,
         "removed": 0,
     }
+
+
+def test_replay_keeps_the_dead_letter_when_the_xadd_fails(
+    run: Run, client: redis.Redis, settings: StreamSettings
+) -> None:
+    poison(client, settings)
+    drain(client, settings)
+    [letter] = as_json(run("dead", "list", "--json"))["dead_letters"]
+    client.delete(settings.stream)
+    client.set(settings.stream, "not a stream")  # XADD now fails with WRONGTYPE
+    failed = run("dead", "replay", letter["id"])
+    assert failed.exit_code == 1 and "WRONGTYPE" in failed.stderr
+    assert as_json(run("dead", "list", "--json"))["dead_letters"] == [letter]
