@@ -1,0 +1,78 @@
+"""Output of ``streamctl``: aligned text tables, and values made JSON-safe."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .streamids import StreamId
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain left-aligned table; ``None`` cells print as ``-``."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = [headers, *cells]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def pairs(items: Sequence[tuple[str, object]]) -> str:
+    """``name  value`` lines, names aligned."""
+    width = max((len(k) for k, _ in items), default=0)
+    return "\n".join(f"{k.ljust(width)}  {_cell(v)}".rstrip() for k, v in items)
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def size(nbytes: int | None) -> str:
+    """``512 B``, ``12.5 KiB``, ``3.1 MiB``."""
+    if nbytes is None:
+        return "unknown"
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{nbytes} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{nbytes} B"  # pragma: no cover - loop always returns
+
+
+def timestamp(ms: int | None) -> str:
+    """An epoch-ms time as ISO 8601 UTC, to the second."""
+    if not ms:
+        return "-"
+    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def text(raw: bytes) -> str:
+    """Bytes from Redis as text; invalid UTF-8 shows as ``\\xNN`` escapes."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with dataclasses, ids and bytes turned into JSON types."""
+    if isinstance(value, StreamId):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, bytes):
+        return text(value)
+    if isinstance(value, Mapping):
+        return {text(k) if isinstance(k, bytes) else str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def dumps(document: Any) -> str:
+    """The one JSON document a ``--json`` command prints."""
+    return json.dumps(jsonable(document), indent=2, ensure_ascii=False)
