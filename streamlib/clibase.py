@@ -19,7 +19,7 @@ import click
 import redis
 
 from . import admin, clifmt, constants
-from .connection import connect, mask_url
+from .connection import ConnectionOptions, mask_url
 from .durations import parse_duration_ms
 from .errors import ConfigError, RedisUnavailable, StreamlibError
 from .settings import StreamSettings
@@ -127,7 +127,7 @@ class Ctl:
     def client(self) -> redis.Redis:
         """A client that answered PING (``RedisUnavailable`` otherwise)."""
         if self._client is None:
-            self._client = connect(self.settings.redis_url, timeout=self.timeout)
+            self._client = self.settings.connect(timeout=self.timeout)
         return self._client
 
     def close(self) -> None:
@@ -166,6 +166,8 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 group=common["group"],
                 dead_letter_stream=common["dead_letter_stream"] or None,
                 consumer="streamctl",
+                # REDIS_USERNAME / REDIS_PASSWORD(_FILE) / REDIS_TLS_*, as everywhere.
+                connection=ConnectionOptions.from_env(),
             )
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
