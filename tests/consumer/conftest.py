@@ -17,12 +17,19 @@ from urllib.parse import quote as urlquote
 import psycopg
 import pytest
 
-from tests.conftest import IN_CI
+IN_CI = bool(os.environ.get("CI"))
 
 CANDIDATES = (
     "postgresql://postgres@127.0.0.1:5432/test",
     "postgresql://root@127.0.0.1:5432/test",
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs PostgreSQL ``postgres`` (``-m "not postgres"``)."""
+    for item in items:
+        if {"postgres_dsn", "pg_url"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")

@@ -130,7 +130,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(
             group="g",
             sink=f"sqlite:///{db}",
             name="t",
-            extra=["--batch-size", "20", "--block-ms", "100"],
+            extra=["--batch-size", "20", "--block-ms", "100", "--progress-interval", "0.2"],
         ),
         tmp_path / "t.log",
         None,
@@ -142,6 +142,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(
             timeout=60,
             what="the first stored batch",
         )
+        wait_for(lambda: "progress: read=" in replica.log(), timeout=30, what="progress line")
         replica.terminate()  # mid-stream, most likely mid-batch
         assert replica.wait(60) == 0, replica.log()
     finally:

@@ -41,7 +41,12 @@ def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Call
     return url, query
 
 
-@pytest.fixture(params=[_sqlite, _postgres], ids=["sqlite", "postgresql"])
+@pytest.fixture(
+    params=[
+        pytest.param(_sqlite, id="sqlite"),
+        pytest.param(_postgres, id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
 def sink(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Callable]:
     return request.param(request, tmp_path)
 

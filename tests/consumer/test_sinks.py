@@ -22,7 +22,7 @@ def a(key: str, stream_id: str, name: str = "Jane") -> Author:
     return Author(key, name, "May 1", "Paris", "desc", "http://a", stream_id)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def sql_sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sink, Callable]]:
     """(sink, query) for each SQL sink; ``query(sql)`` returns all rows."""
     if request.param == "sqlite":
@@ -135,5 +135,23 @@ def test_postgres_description_masks_the_password(pg_url: str) -> None:
     try:
         assert "s3cret-pw" not in sink.description
         assert sink.description.startswith(f"postgresql://{user}:***@")
+    finally:
+        sink.close()
+
+
+def test_postgres_sink_reconnects_after_losing_its_connection(pg_url: str) -> None:
+    sink = open_sink(pg_url)
+    try:
+        sink.store([q("k1", "1-0")], [])
+        pid = sink._conn.info.backend_pid  # type: ignore[attr-defined]
+        with psycopg.connect(pg_url) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # The batch in flight fails (the consumer leaves it pending and retries)...
+        with pytest.raises(psycopg.OperationalError):
+            sink.store([q("k2", "2-0")], [])
+        # ...and the next attempt reconnects and stores it.
+        sink.store([q("k2", "2-0")], [])
+        with psycopg.connect(pg_url) as conn:
+            assert conn.execute("SELECT count(*) FROM quotes").fetchone() == (2,)
     finally:
         sink.close()
