@@ -193,3 +193,27 @@ def test_waits_for_redis_at_start_with_backoff_then_works(
     finally:
         replica.kill()
     assert quote(0).key in {k for (k,) in sqlite_rows(db, "SELECT key FROM quotes")}
+
+
+def test_refused_credentials_exit_1_without_printing_the_password(
+    redis_factory, tmp_path: Path
+) -> None:
+    server = redis_factory()
+    redis.Redis(port=server.port).config_set("requirepass", "right-pw")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "consumer",
+            "--redis-url",
+            f"redis://default:wrong-pw@127.0.0.1:{server.port}/0",
+            "--sink",
+            f"sqlite:///{tmp_path / 'q.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "refused the credentials" in proc.stderr
+    assert "wrong-pw" not in proc.stderr
