@@ -91,7 +91,9 @@ def _optional(data: Mapping[str, Any], name: str, kind: str) -> str | None:
 
 
 def _tags(data: Mapping[str, Any]) -> tuple[str, ...]:
-    tags = data.get("tags", [])
+    tags = data.get("tags")
+    if tags is None:
+        return ()
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidRecord("invalid quote: 'tags' must be a list of strings")
     return tuple(tags)

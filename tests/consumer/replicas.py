@@ -16,8 +16,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -78,6 +79,13 @@ class Replica:
             self.process.kill()
         self.process.wait()
         self._log.close()
+
+    def expect(self, predicate: Callable[[], object], *, timeout: float, what: str) -> None:
+        """``wait_for(predicate)``, failing with the replica's log attached."""
+        try:
+            wait_for(predicate, timeout=timeout, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; replica log:\n{self.log()[-4000:]}") from None
 
     def done_stats(self) -> dict[str, int]:
         """The counters of the replica's last log line (``done: read=.. acked=..``)."""
@@ -177,10 +185,22 @@ def wait_drained(
     )
 
 
-def sqlite_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+def sqlite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` on a SQLite file (a fresh, short-lived connection)."""
     conn = sqlite3.connect(path, timeout=60)
     try:
         return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+def sqlite_count(path: Path, table: str = "quotes") -> int:
+    """Rows in ``table``; 0 while the file or the table does not exist yet."""
+    if not path.exists():
+        return 0
+    try:
+        return int(sqlite_rows(path, f"SELECT count(*) FROM {table}")[0][0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise

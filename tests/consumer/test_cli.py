@@ -15,8 +15,8 @@ from consumer.__main__ import main
 from streamlib import StreamSettings
 from streamlib.admin import group as group_info
 from streamlib.server import LocalRedis, free_port
-from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_rows
-from tests.helpers import quote, wait_for
+from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_count, sqlite_rows
+from tests.helpers import quote
 
 
 @pytest.mark.parametrize(
@@ -130,19 +130,14 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(
             group="g",
             sink=f"sqlite:///{db}",
             name="t",
-            extra=["--batch-size", "20", "--block-ms", "100", "--progress-interval", "0.2"],
+            extra=["--batch-size", "10", "--block-ms", "100"],
         ),
         tmp_path / "t.log",
         None,
     )
     try:
-        fill(client, settings.stream, 3000)
-        wait_for(
-            lambda: db.exists() and sqlite_rows(db, "SELECT count(*) FROM quotes")[0][0] > 0,
-            timeout=60,
-            what="the first stored batch",
-        )
-        wait_for(lambda: "progress: read=" in replica.log(), timeout=30, what="progress line")
+        fill(client, settings.stream, 20_000)
+        replica.expect(lambda: sqlite_count(db) > 0, timeout=60, what="the first stored batch")
         replica.terminate()  # mid-stream, most likely mid-batch
         assert replica.wait(60) == 0, replica.log()
     finally:
@@ -168,26 +163,21 @@ def test_waits_for_redis_at_start_with_backoff_then_works(
             group="g",
             sink=f"sqlite:///{db}",
             name="early",
-            extra=["--block-ms", "100"],
+            extra=["--block-ms", "100", "--progress-interval", "0.2"],
         ),
         tmp_path / "early.log",
         None,
     )
     try:
-        wait_for(
-            lambda: replica.log().count("unreachable") >= 2,
-            timeout=60,
-            what="two retry log lines",
+        replica.expect(
+            lambda: replica.log().count("unreachable") >= 2, timeout=60, what="two retry lines"
         )
         assert replica.process.poll() is None  # retrying, not crashed
         server = redis_factory(port=port)
         late = redis.Redis(port=server.port)
         fill(late, "late", 10)
-        wait_for(
-            lambda: db.exists() and sqlite_rows(db, "SELECT count(*) FROM quotes") == [(10,)],
-            timeout=90,
-            what="the 10 quotes stored",
-        )
+        replica.expect(lambda: sqlite_count(db) == 10, timeout=90, what="the 10 quotes stored")
+        replica.expect(lambda: "progress: read=10 " in replica.log(), timeout=30, what="progress")
         replica.process.send_signal(signal.SIGINT)
         assert replica.wait(60) == 0, replica.log()
     finally:

@@ -22,6 +22,7 @@ from streamlib import StreamSettings
 from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_rows
 from tests.helpers import quote, wait_for
 
+ROOT = Path(__file__).resolve().parents[2]
 N = 40
 MIN_IDLE_MS = 300
 
@@ -71,6 +72,7 @@ def test_kill_between_commit_and_ack_adds_no_row(
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=ROOT,  # so that -m tests.consumer... resolves
     )
     assert crashed.returncode == -9, crashed.stderr
     # The worst moment: every row committed, no entry acknowledged.

@@ -14,7 +14,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from streamlib import Envelope, StreamProducer
 from streamlib.server import free_port
 from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_rows
-from tests.helpers import wait_for
 
 
 def get(url: str) -> tuple[int, str]:
@@ -70,7 +69,7 @@ def test_metrics_and_health_over_http(redis_factory, tmp_path: Path) -> None:
         None,
     )
     try:
-        wait_for(lambda: get(base + "/healthz")[0] == 200, timeout=60, what="healthy")
+        replica.expect(lambda: get(base + "/healthz")[0] == 200, timeout=60, what="healthy")
         fill(client, "q", 300)
         StreamProducer(client, "q").send_many(
             [
@@ -95,7 +94,7 @@ def test_metrics_and_health_over_http(redis_factory, tmp_path: Path) -> None:
             got = samples(base, labels)
             return all(got.get(k) == v for k, v in expected.items())
 
-        wait_for(numbers_match, timeout=60, what=f"metrics {expected}")
+        replica.expect(numbers_match, timeout=60, what=f"metrics {expected}")
         got = samples(base, labels)
         assert got["streamlib_consumer_handle_seconds_count"] >= 300 / 50
         assert got["streamlib_consumer_handle_seconds_sum"] > 0
@@ -106,11 +105,11 @@ def test_metrics_and_health_over_http(redis_factory, tmp_path: Path) -> None:
 
         # Redis gone: no successful read for longer than the timeout -> 503.
         server.kill()
-        wait_for(lambda: get(base + "/healthz")[0] == 503, timeout=60, what="unhealthy")
+        replica.expect(lambda: get(base + "/healthz")[0] == 503, timeout=60, what="unhealthy")
         assert json.loads(get(base + "/healthz")[1])["status"] == "stalled"
         assert samples(base, labels)["streamlib_consumer_errors_total{kind=redis}"] >= 1
         server.start()  # same port, fresh (non-persistent) data
-        wait_for(lambda: get(base + "/healthz")[0] == 200, timeout=90, what="healthy again")
+        replica.expect(lambda: get(base + "/healthz")[0] == 200, timeout=90, what="healthy again")
 
         replica.terminate()
         assert replica.wait(60) == 0, replica.log()

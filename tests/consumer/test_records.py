@@ -32,8 +32,9 @@ def test_quote_with_every_field() -> None:
     )
 
 
-def test_quote_without_tags_or_urls() -> None:
-    record = to_record(message("quote", {"text": "t", "author": "a"}))
+@pytest.mark.parametrize("extra", [{}, {"tags": None}, {"tags": []}])
+def test_quote_without_tags_or_urls(extra: dict[str, object]) -> None:
+    record = to_record(message("quote", {"text": "t", "author": "a", **extra}))
     assert isinstance(record, Quote)
     assert record.tags == () and record.author_url is None and record.page_url is None
 
