@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -33,11 +34,14 @@ from streamlib import (
 from .handler import QuoteHandler
 from .progress import ProgressLogger, format_stats
 from .sinks import Sink, open_sink
+from .sinks import describe as describe_sink
 
 if TYPE_CHECKING:
     from streamlib.metrics import ConsumerMetrics, MetricsServer
 
 log = logging.getLogger("consumer")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +77,40 @@ class _Shutdown:
 
 
 def run_service(settings: StreamSettings, options: ServiceOptions) -> ConsumerStats | None:
-    """Run one replica until drained (burst) or stopped; ``None`` if stopped before starting."""
+    """Run one replica until drained (burst) or stopped; ``None`` if stopped before starting.
+
+    SIGTERM and SIGINT stop it gracefully while it runs; their previous
+    handlers are restored when it returns.
+    """
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     shutdown = _Shutdown()
-    install_stop_handlers(shutdown)
+    install_stop_handlers(shutdown, STOP_SIGNALS)
+    try:
+        return _run(settings, options, shutdown)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(
+    settings: StreamSettings, options: ServiceOptions, shutdown: _Shutdown
+) -> ConsumerStats | None:
+    log.info(
+        "quotes-consumer starting: redis=%s stream=%s group=%s consumer=%s sink=%s",
+        mask_url(settings.redis_url),
+        settings.stream,
+        settings.group,
+        settings.consumer,
+        describe_sink(options.sink),
+    )
+    log.info(
+        "settings: batch_size=%d block_ms=%d min_idle_ms=%d max_deliveries=%d dead_letters=%s",
+        settings.batch_size,
+        settings.block_ms,
+        settings.min_idle_ms,
+        settings.max_deliveries,
+        settings.dead_letters,
+    )
     metrics = _make_metrics(settings, options)
     sink = _open_sink(options.sink, shutdown)
     if sink is None:
@@ -86,22 +121,6 @@ def run_service(settings: StreamSettings, options: ServiceOptions) -> ConsumerSt
     shutdown.consumer = consumer
     if shutdown.stopping:
         consumer.stop()
-    log.info(
-        "quotes-consumer starting: redis=%s stream=%s group=%s consumer=%s sink=%s",
-        mask_url(settings.redis_url),
-        settings.stream,
-        settings.group,
-        settings.consumer,
-        sink.description,
-    )
-    log.info(
-        "settings: batch_size=%d block_ms=%d min_idle_ms=%d max_deliveries=%d dead_letters=%s",
-        settings.batch_size,
-        settings.block_ms,
-        settings.min_idle_ms,
-        settings.max_deliveries,
-        settings.dead_letters,
-    )
     progress = ProgressLogger(consumer.stats, options.progress_interval)
     server: MetricsServer | None = None
     try:

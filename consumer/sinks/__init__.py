@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from streamlib import ConfigError
+from streamlib import ConfigError, mask_url
 
 from ..records import Author, Quote
 
 DEFAULT_SINK = "sqlite:///quotes.db"
+USAGE = "sqlite:///PATH, postgresql://USER@HOST/DB or jsonl:PATH"
+PREFIXES = ("sqlite:///", "postgresql://", "postgres://", "jsonl:")
 
 
 class Sink(Protocol):
@@ -38,6 +40,13 @@ class Sink(Protocol):
         ...
 
 
+def describe(url: str) -> str:
+    """``url`` safe to log: password masked, and nothing of an unrecognised one."""
+    if url.startswith(PREFIXES):
+        return mask_url(url)
+    return "<not a sink URL>"
+
+
 def open_sink(url: str) -> Sink:
     """The sink for ``url``; ``ConfigError`` for an unknown scheme or a bad URL."""
     if url.startswith("sqlite:///"):
@@ -52,7 +61,7 @@ def open_sink(url: str) -> Sink:
         from .jsonl import JsonLinesSink
 
         return JsonLinesSink(url.removeprefix("jsonl:"))
-    scheme = url.split(":", 1)[0] if ":" in url else url
-    raise ConfigError(
-        f"unknown sink {scheme!r}: use sqlite:///PATH, postgresql://USER@HOST/DB or jsonl:PATH"
-    )
+    # Name only the scheme: the rest may hold a password.
+    scheme = url.split(":", 1)[0] if ":" in url else ""
+    what = f"unknown sink {scheme!r}" if scheme.isidentifier() else "not a sink URL"
+    raise ConfigError(f"{what}: use {USAGE}")

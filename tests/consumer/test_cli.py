@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.helpers import quote
         (["--batch-size", "0"], "batch_size must be between 1 and 100000"),
         (["--redis-url", "http://localhost"], "scheme must be one of"),
         (["--sink", "mysql://db/x"], "unknown sink 'mysql'"),
+        (["--sink", "host=db password=pw"], "not a sink URL"),
         (["--max-deliveries", "0"], "max_deliveries must be >= 1"),
         (["--health-timeout", "0"], "--health-timeout must be > 0"),
         (["--metrics-port", "70000"], "--metrics-port must be 0..65535"),
@@ -36,6 +38,7 @@ def test_bad_config_exits_1_with_a_clear_message(
     result = CliRunner().invoke(main, ["--sink", f"sqlite:///{tmp_path / 'q.db'}", *args])
     assert result.exit_code == 1, result.output
     assert "invalid configuration" in result.output and message in result.output
+    assert "pw" not in result.output
 
 
 def test_bad_env_value_is_a_clear_error() -> None:
@@ -207,3 +210,19 @@ def test_refused_credentials_exit_1_without_printing_the_password(
     assert proc.returncode == 1, proc.stderr
     assert "refused the credentials" in proc.stderr
     assert "wrong-pw" not in proc.stderr
+
+
+def test_metrics_port_in_use_exits_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main,
+            [
+                "--sink", f"sqlite:///{tmp_path / 'q.db'}",
+                "--metrics-port", str(port), "--metrics-host", "127.0.0.1",
+            ],
+        )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "can't serve metrics on 127.0.0.1" in result.output

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from consumer.records import Author, Quote
-from consumer.sinks import Sink, open_sink
+from consumer.sinks import Sink, describe, open_sink
 from streamlib import ConfigError
 
 
@@ -116,7 +116,8 @@ def test_jsonl_sink_appends_lines_and_repeats_on_redelivery(tmp_path: Path) -> N
     ("url", "message"),
     [
         ("mysql://x/y", "unknown sink 'mysql'"),
-        ("quotes.db", "unknown sink 'quotes.db'"),
+        ("quotes.db", "not a sink URL: use sqlite:///PATH"),
+        ("host=db password=pw", "not a sink URL"),
         ("sqlite:///", "needs a path"),
         ("jsonl:", "needs a path"),
         ("postgresql://u:pw@127.0.0.1:5432/test?bogus=1", "invalid PostgreSQL URL"),
@@ -155,3 +156,17 @@ def test_postgres_sink_reconnects_after_losing_its_connection(pg_url: str) -> No
             assert conn.execute("SELECT count(*) FROM quotes").fetchone() == (2,)
     finally:
         sink.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@db:5432/q", "postgresql://u:***@db:5432/q"),
+        ("postgres://u:pw@db/q", "postgres://u:***@db/q"),
+        ("sqlite:///quotes.db", "sqlite:///quotes.db"),
+        ("jsonl:out.jsonl", "jsonl:out.jsonl"),
+        ("host=db password=pw", "<not a sink URL>"),
+    ],
+)
+def test_sink_urls_are_logged_without_passwords(url: str, shown: str) -> None:
+    assert describe(url) == shown
