@@ -226,3 +226,31 @@ def test_metrics_port_in_use_exits_1(tmp_path: Path) -> None:
         )  # fmt: skip
     assert result.exit_code == 1, result.output
     assert "can't serve metrics on 127.0.0.1" in result.output
+
+
+def test_waits_for_an_unreachable_postgresql_and_stops_on_sigterm(
+    settings: StreamSettings, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens there
+    replica = Replica(
+        consumer_command(
+            redis_url=settings.redis_url,
+            stream=settings.stream,
+            group="g",
+            sink=f"postgresql://postgres:pg-secret@127.0.0.1:{port}/test",
+            name="pg",
+        ),
+        tmp_path / "pg.log",
+        None,
+    )
+    try:
+        replica.expect(
+            lambda: replica.log().count("sink unavailable") >= 2, timeout=60, what="retry lines"
+        )
+        assert replica.process.poll() is None  # retrying, not crashed
+        replica.terminate()
+        assert replica.wait(60) == 0, replica.log()
+    finally:
+        replica.kill()
+    assert "pg-secret" not in replica.log()
+    assert f"postgresql://postgres:***@127.0.0.1:{port}/test" in replica.log()
