@@ -1,0 +1,54 @@
+"""A periodic progress line for a running consumer (rates since the last line)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from streamlib import ConsumerStats
+
+log = logging.getLogger("consumer.progress")
+
+
+def format_stats(stats: ConsumerStats) -> str:
+    """The counters of ``stats`` as ``name=value`` pairs (the last line parses these)."""
+    return (
+        f"read={stats.read} handled={stats.handled} acked={stats.acked} "
+        f"failed={stats.failed} reclaimed={stats.reclaimed} "
+        f"dead_lettered={stats.dead_lettered} handler_errors={stats.handler_errors} "
+        f"redis_errors={stats.redis_errors}"
+    )
+
+
+class ProgressLogger:
+    """Logs one progress line every ``interval`` seconds on a daemon thread."""
+
+    def __init__(self, stats: ConsumerStats, interval: float) -> None:
+        self.stats = stats
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+
+    def start(self) -> ProgressLogger:
+        """Start logging (no-op for an interval <= 0)."""
+        if self.interval > 0:
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop logging."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        last_acked, last_time = self.stats.acked, time.monotonic()
+        while not self._stop.wait(self.interval):
+            now, acked = time.monotonic(), self.stats.acked
+            rate = (acked - last_acked) / max(now - last_time, 1e-9)
+            idle = now - self.stats.last_progress
+            log.info(
+                "progress: %s rate=%.0f/s last_read=%.1fs ago", format_stats(self.stats), rate, idle
+            )
+            last_acked, last_time = acked, now

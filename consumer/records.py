@@ -1,0 +1,99 @@
+"""Records the consumer stores, and their validation from an envelope.
+
+A record that fails validation is *rejected*: it goes to the dead-letter
+stream with the ``InvalidRecord`` reason and is never retried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from streamlib import Message
+
+QUOTE = "quote"
+AUTHOR = "author"
+
+
+class InvalidRecord(ValueError):
+    """An envelope that can't become a record; ``str()`` is the reason."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Quote:
+    """One quote, keyed on the envelope's ``key``."""
+
+    key: str
+    text: str
+    author: str
+    tags: tuple[str, ...]
+    author_url: str | None
+    page_url: str | None
+    stream_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Author:
+    """One author page, keyed on the envelope's ``key``."""
+
+    key: str
+    name: str
+    born_date: str | None
+    born_location: str | None
+    description: str | None
+    url: str | None
+    stream_id: str
+
+
+Record = Quote | Author
+
+
+def to_record(message: Message) -> Record:
+    """The record in ``message``, or ``InvalidRecord`` saying what is wrong."""
+    envelope = message.envelope
+    data = envelope.data
+    if envelope.type == QUOTE:
+        return Quote(
+            key=envelope.key,
+            text=_required(data, "text", QUOTE),
+            author=_required(data, "author", QUOTE),
+            tags=_tags(data),
+            author_url=_optional(data, "author_url", QUOTE),
+            page_url=_optional(data, "page_url", QUOTE),
+            stream_id=message.id,
+        )
+    if envelope.type == AUTHOR:
+        return Author(
+            key=envelope.key,
+            name=_required(data, "name", AUTHOR),
+            born_date=_optional(data, "born_date", AUTHOR),
+            born_location=_optional(data, "born_location", AUTHOR),
+            description=_optional(data, "description", AUTHOR),
+            url=_optional(data, "url", AUTHOR),
+            stream_id=message.id,
+        )
+    raise InvalidRecord(f"unknown record type {envelope.type!r}")
+
+
+def _required(data: Mapping[str, Any], name: str, kind: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRecord(f"invalid {kind}: {name!r} must be a non-empty string")
+    return value
+
+
+def _optional(data: Mapping[str, Any], name: str, kind: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRecord(f"invalid {kind}: {name!r} must be a string or absent")
+    return value
+
+
+def _tags(data: Mapping[str, Any]) -> tuple[str, ...]:
+    tags = data.get("tags")
+    if tags is None:
+        return ()
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InvalidRecord("invalid quote: 'tags' must be a list of strings")
+    return tuple(tags)

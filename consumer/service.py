@@ -1,0 +1,220 @@
+"""One consumer replica, wired: sink, Redis, group consumer, metrics, signals.
+
+Start-up never crash-loops: an unreachable Redis (or PostgreSQL) is retried
+with capped backoff and a log line until it answers or a signal arrives.
+Shutdown runs in a fixed order: stop reading (signal) -> finish and ack the
+batch in hand (``run`` returns) -> stop metrics and progress -> close the
+sink -> close the Redis client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import redis
+
+from streamlib import (
+    Backoff,
+    ConfigError,
+    ConsumerStats,
+    GroupConsumer,
+    Handler,
+    StreamSettings,
+    client_from_url,
+    install_stop_handlers,
+    mask_url,
+)
+
+from .handler import QuoteHandler
+from .progress import ProgressLogger, format_stats
+from .sinks import Sink, open_sink
+from .sinks import describe as describe_sink
+
+if TYPE_CHECKING:
+    from streamlib.metrics import ConsumerMetrics, MetricsServer
+
+log = logging.getLogger("consumer")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceOptions:
+    """What the service needs beyond ``StreamSettings``."""
+
+    sink: str
+    burst: bool = False
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
+    health_timeout: float = 60.0
+    progress_interval: float = 30.0
+
+
+class _Shutdown:
+    """The signal target from the first moment: stops the consumer once it exists."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.consumer: GroupConsumer | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self.event.is_set()
+
+    def stop(self) -> None:
+        self.event.set()
+        if self.consumer is not None:
+            self.consumer.stop()
+
+    def wait(self, seconds: float) -> None:
+        self.event.wait(seconds)
+
+
+def run_service(settings: StreamSettings, options: ServiceOptions) -> ConsumerStats | None:
+    """Run one replica until drained (burst) or stopped; ``None`` if stopped before starting.
+
+    SIGTERM and SIGINT stop it gracefully while it runs; their previous
+    handlers are restored when it returns.
+    """
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    shutdown = _Shutdown()
+    install_stop_handlers(shutdown, STOP_SIGNALS)
+    try:
+        return _run(settings, options, shutdown)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(
+    settings: StreamSettings, options: ServiceOptions, shutdown: _Shutdown
+) -> ConsumerStats | None:
+    log.info(
+        "quotes-consumer starting: redis=%s stream=%s group=%s consumer=%s sink=%s",
+        mask_url(settings.redis_url),
+        settings.stream,
+        settings.group,
+        settings.consumer,
+        describe_sink(options.sink),
+    )
+    log.info(
+        "settings: batch_size=%d block_ms=%d min_idle_ms=%d max_deliveries=%d dead_letters=%s",
+        settings.batch_size,
+        settings.block_ms,
+        settings.min_idle_ms,
+        settings.max_deliveries,
+        settings.dead_letters,
+    )
+    metrics = _make_metrics(settings, options)
+    sink = _open_sink(options.sink, shutdown)
+    if sink is None:
+        return None
+    client = client_from_url(settings.redis_url)
+    handler: Handler = QuoteHandler(sink)
+    consumer = GroupConsumer(client, settings, metrics.instrument(handler) if metrics else handler)
+    shutdown.consumer = consumer
+    if shutdown.stopping:
+        consumer.stop()
+    progress = ProgressLogger(consumer.stats, options.progress_interval)
+    server: MetricsServer | None = None
+    try:
+        if metrics is not None:
+            server = _serve_metrics(metrics, consumer, client, options)
+        if not _wait_for_redis(client, settings.redis_url, shutdown):
+            return None
+        progress.start()
+        stats = consumer.run(burst=options.burst)
+    finally:
+        # run() has returned: the batch in hand is acknowledged (or left pending).
+        progress.stop()
+        if server is not None:
+            server.stop()
+        sink.close()
+        client.close()
+    log.info("quotes-consumer %s done: %s", settings.consumer, format_stats(stats))
+    return stats
+
+
+def _make_metrics(settings: StreamSettings, options: ServiceOptions) -> ConsumerMetrics | None:
+    if options.metrics_port is None:
+        return None
+    try:
+        from streamlib.metrics import ConsumerMetrics
+    except ImportError:
+        raise ConfigError(
+            "--metrics-port needs prometheus-client: pip install 'quotestream[metrics]'"
+        ) from None
+    return ConsumerMetrics(settings, health_timeout=options.health_timeout)
+
+
+def _serve_metrics(
+    metrics: ConsumerMetrics, consumer: GroupConsumer, client: redis.Redis, options: ServiceOptions
+) -> MetricsServer:
+    from streamlib.metrics import MetricsServer
+
+    metrics.track(consumer)
+    try:
+        server = MetricsServer(
+            metrics, client, port=options.metrics_port or 0, host=options.metrics_host
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"can't serve metrics on {options.metrics_host}:{options.metrics_port}: {exc}"
+        ) from None
+    log.info("metrics on http://%s:%d/metrics and /healthz", options.metrics_host, server.port)
+    return server.start()
+
+
+def _wait_for_redis(client: redis.Redis, url: str, shutdown: _Shutdown) -> bool:
+    """PING until Redis answers (forever, with backoff); ``False`` if stopped first.
+
+    Refused credentials are a configuration error (``ConfigError``), not weather.
+    """
+    backoff = Backoff(base=0.2, cap=10.0)
+    while not shutdown.stopping:
+        try:
+            client.ping()
+            return True
+        except redis.AuthenticationError as exc:
+            raise ConfigError(f"Redis at {mask_url(url)} refused the credentials") from exc
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            delay = backoff.next_delay()
+            log.warning(
+                "Redis at %s unreachable (%s); retrying in %.1fs",
+                mask_url(url),
+                _masked_error(exc, url),
+                delay,
+            )
+            shutdown.wait(delay)
+    return False
+
+
+def _open_sink(url: str, shutdown: _Shutdown) -> Sink | None:
+    """Open the sink, retrying while its server is unreachable (``ConnectionError``)."""
+    backoff = Backoff(base=0.5, cap=30.0)
+    started = time.monotonic()
+    while not shutdown.stopping:
+        try:
+            return open_sink(url)
+        except ConnectionError as exc:
+            delay = backoff.next_delay()
+            log.warning(
+                "sink unavailable for %.0fs (%s); retrying in %.1fs",
+                time.monotonic() - started,
+                exc,
+                delay,
+            )
+            shutdown.wait(delay)
+    return None
+
+
+def _masked_error(exc: BaseException, url: str) -> str:
+    text = str(exc) or type(exc).__name__
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text

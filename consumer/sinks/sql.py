@@ -1,0 +1,95 @@
+"""What the SQL sinks share: the two tables and the upsert rows.
+
+Both tables are keyed on the envelope ``key``. On conflict the content
+columns take the new values, while ``stream_id`` (the first entry that
+stored the row) and ``stored_at`` (when) keep the first ones: a redelivered
+entry never adds a row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..records import Author, Quote
+
+QUOTE_COLUMNS = (
+    "key",
+    "text",
+    "author",
+    "tags",
+    "author_url",
+    "page_url",
+    "stream_id",
+    "stored_at",
+)
+AUTHOR_COLUMNS = (
+    "key",
+    "name",
+    "born_date",
+    "born_location",
+    "description",
+    "url",
+    "stream_id",
+    "stored_at",
+)
+#: Columns never overwritten by an upsert.
+KEPT = {"key", "stream_id", "stored_at"}
+
+
+def create_tables(text_type: str, time_type: str) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` for both tables in one dialect's types."""
+    t, ts = text_type, time_type
+    return [
+        f"""CREATE TABLE IF NOT EXISTS quotes (
+            key {t} PRIMARY KEY,
+            text {t} NOT NULL,
+            author {t} NOT NULL,
+            tags {t} NOT NULL,
+            author_url {t},
+            page_url {t},
+            stream_id {t} NOT NULL,
+            stored_at {ts} NOT NULL
+        )""",
+        f"""CREATE TABLE IF NOT EXISTS authors (
+            key {t} PRIMARY KEY,
+            name {t} NOT NULL,
+            born_date {t},
+            born_location {t},
+            description {t},
+            url {t},
+            stream_id {t} NOT NULL,
+            stored_at {ts} NOT NULL
+        )""",
+    ]
+
+
+def upsert(table: str, columns: Sequence[str], placeholder: str) -> str:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` (SQLite >= 3.24 and PostgreSQL)."""
+    values = ", ".join(placeholder for _ in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in KEPT)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
+        f"ON CONFLICT (key) DO UPDATE SET {updates}"
+    )
+
+
+def quote_row(q: Quote, stored_at: datetime | str) -> tuple[object, ...]:
+    """One ``quotes`` row in ``QUOTE_COLUMNS`` order; tags as JSON text."""
+    tags = json.dumps(list(q.tags), ensure_ascii=False)
+    return (q.key, q.text, q.author, tags, q.author_url, q.page_url, q.stream_id, stored_at)
+
+
+def author_row(a: Author, stored_at: datetime | str) -> tuple[object, ...]:
+    """One ``authors`` row in ``AUTHOR_COLUMNS`` order."""
+    return (
+        a.key,
+        a.name,
+        a.born_date,
+        a.born_location,
+        a.description,
+        a.url,
+        a.stream_id,
+        stored_at,
+    )

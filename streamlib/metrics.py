@@ -1,0 +1,286 @@
+"""Prometheus metrics and a health endpoint for one ``GroupConsumer``.
+
+Needs prometheus-client (the ``metrics`` extra). Wiring, in this order::
+
+    metrics = ConsumerMetrics(settings)
+    consumer = GroupConsumer(client, settings, metrics.instrument(handler))
+    metrics.track(consumer)
+    server = MetricsServer(metrics, client, port=9100).start()
+    consumer.run()
+    server.stop()
+
+Exposed on ``/metrics`` (labels ``stream``, ``group``, ``consumer``):
+
+======================================== =====================================
+``streamlib_consumer_read_total``        entries read (new, own pending, claimed)
+``streamlib_consumer_handled_total``     entries the handler succeeded on
+``streamlib_consumer_acked_total``       entries acknowledged after success
+``streamlib_consumer_failed_total``      entries left pending by a failure
+``streamlib_consumer_reclaimed_total``   entries taken over with XAUTOCLAIM
+``streamlib_consumer_dead_lettered_total`` entries moved to the dead-letter stream
+``streamlib_consumer_errors_total``      errors by ``kind``: ``handler``, ``redis``
+``streamlib_consumer_handle_seconds``    histogram: handler time per batch
+``streamlib_consumer_end_to_end_seconds`` histogram: now - envelope ``ts``, per entry
+``streamlib_consumer_progress_age_seconds`` seconds since the last successful read
+``streamlib_group_lag``                  the group's lag (absent when Redis can't tell)
+``streamlib_group_pending``              the group's pending entries
+======================================== =====================================
+
+Counters are read from ``ConsumerStats`` at scrape time; the group gauges are
+refreshed every ``refresh_interval`` seconds by the server's own thread.
+
+``/healthz`` answers 200 while the loop made progress (a successful read,
+even an empty one) within ``health_timeout`` seconds, else 503, so an
+orchestrator can restart a stuck or cut-off replica. Choose the timeout well
+above ``block_ms`` plus the slowest batch's handling time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import redis
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from . import admin
+from .admin import GroupInfo
+from .consumer import BatchResult, GroupConsumer, Handler, Message
+from .settings import StreamSettings
+
+log = logging.getLogger(__name__)
+
+LABELS = ("stream", "group", "consumer")
+#: ``ConsumerStats`` field -> counter name and help.
+COUNTERS = {
+    "read": ("streamlib_consumer_read", "Entries read (new, own pending and reclaimed)."),
+    "handled": ("streamlib_consumer_handled", "Entries the handler succeeded on."),
+    "acked": ("streamlib_consumer_acked", "Entries acknowledged after success."),
+    "failed": ("streamlib_consumer_failed", "Entries left pending after a failure."),
+    "reclaimed": ("streamlib_consumer_reclaimed", "Entries taken over with XAUTOCLAIM."),
+    "dead_lettered": (
+        "streamlib_consumer_dead_lettered",
+        "Entries moved to the dead-letter stream.",
+    ),
+}
+#: Handler batches take milliseconds to seconds (a database commit).
+HANDLE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+#: End-to-end latency spans a live pipeline (ms) to a backlog drained later (minutes).
+LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+class ConsumerMetrics:
+    """The metrics of one consumer in its own registry, and its health."""
+
+    def __init__(
+        self,
+        settings: StreamSettings,
+        *,
+        registry: CollectorRegistry | None = None,
+        health_timeout: float = 60.0,
+    ) -> None:
+        if health_timeout <= 0:
+            raise ValueError("health_timeout must be > 0")
+        self.settings = settings
+        self.health_timeout = health_timeout
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.labels = (settings.stream, settings.group, settings.consumer)
+        self.handle_seconds = Histogram(
+            "streamlib_consumer_handle_seconds",
+            "Time the handler took per batch.",
+            LABELS,
+            registry=self.registry,
+            buckets=HANDLE_BUCKETS,
+        ).labels(*self.labels)
+        self.end_to_end_seconds = Histogram(
+            "streamlib_consumer_end_to_end_seconds",
+            "Time from production (envelope ts) to successful handling, per entry.",
+            LABELS,
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+        ).labels(*self.labels)
+        self.consumer: GroupConsumer | None = None
+        #: Last ``XINFO GROUPS`` row of our group (``None`` until read, or unknown).
+        self.group_info: GroupInfo | None = None
+        self.registry.register(_StatsCollector(self))
+
+    def instrument(self, handler: Handler) -> Handler:
+        """``handler`` timed per batch, with end-to-end latency of its successes."""
+
+        def timed(batch: Sequence[Message]) -> BatchResult | None:
+            start = time.perf_counter()
+            try:
+                result = handler(batch)
+            finally:
+                self.handle_seconds.observe(time.perf_counter() - start)
+            now_ms = time.time() * 1000
+            skip = set(result.failed) | set(result.rejected) if result else set()
+            for message in batch:
+                if message.id not in skip:
+                    self.end_to_end_seconds.observe(max(0.0, now_ms - message.envelope.ts) / 1000)
+            return result
+
+        return timed
+
+    def track(self, consumer: GroupConsumer) -> None:
+        """Read counters and progress from ``consumer`` from now on."""
+        self.consumer = consumer
+
+    def refresh_group(self, client: redis.Redis) -> None:
+        """Read the group's lag and pending count (``XINFO GROUPS``)."""
+        try:
+            self.group_info = admin.group(client, self.settings.stream, self.settings.group)
+        except redis.RedisError as exc:
+            log.warning("could not read group info for metrics: %s", exc)
+            self.group_info = None
+
+    def progress_age(self) -> float | None:
+        """Seconds since the loop's last successful read; ``None`` before ``track``."""
+        if self.consumer is None:
+            return None
+        return max(0.0, time.monotonic() - self.consumer.stats.last_progress)
+
+    def healthy(self) -> bool:
+        """Whether the loop made progress within ``health_timeout`` seconds."""
+        age = self.progress_age()
+        return age is not None and age <= self.health_timeout
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus text format."""
+        return generate_latest(self.registry)
+
+
+class _StatsCollector(Collector):
+    """Counters and gauges read at scrape time."""
+
+    def __init__(self, metrics: ConsumerMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.metrics
+        consumer = m.consumer
+        if consumer is not None:
+            stats = consumer.stats
+            for field, (name, doc) in COUNTERS.items():
+                counter = CounterMetricFamily(name, doc, labels=LABELS)
+                counter.add_metric(m.labels, getattr(stats, field))
+                yield counter
+            errors = CounterMetricFamily(
+                "streamlib_consumer_errors", "Errors by kind.", labels=(*LABELS, "kind")
+            )
+            errors.add_metric((*m.labels, "handler"), stats.handler_errors)
+            errors.add_metric((*m.labels, "redis"), stats.redis_errors)
+            errors.add_metric((*m.labels, "group_recreated"), stats.groups_recreated)
+            yield errors
+            age = GaugeMetricFamily(
+                "streamlib_consumer_progress_age_seconds",
+                "Seconds since the last successful read (even an empty one).",
+                labels=LABELS,
+            )
+            age.add_metric(m.labels, m.progress_age() or 0.0)
+            yield age
+        info = m.group_info
+        group_labels = (m.settings.stream, m.settings.group)
+        if info is not None:
+            pending = GaugeMetricFamily(
+                "streamlib_group_pending", "Pending entries of the group.", labels=LABELS[:2]
+            )
+            pending.add_metric(group_labels, info.pending)
+            yield pending
+            if info.lag is not None:
+                lag = GaugeMetricFamily(
+                    "streamlib_group_lag",
+                    "Entries not yet delivered to the group.",
+                    labels=LABELS[:2],
+                )
+                lag.add_metric(group_labels, info.lag)
+                yield lag
+
+
+class MetricsServer:
+    """HTTP ``/metrics`` and ``/healthz`` on a thread, plus the gauge refresher."""
+
+    def __init__(
+        self,
+        metrics: ConsumerMetrics,
+        client: redis.Redis,
+        *,
+        port: int,
+        host: str = "0.0.0.0",
+        refresh_interval: float = 5.0,
+    ) -> None:
+        self.metrics = metrics
+        self.client = client
+        self.refresh_interval = refresh_interval
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(metrics))
+        self._httpd.daemon_threads = True
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``port=0``)."""
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> MetricsServer:
+        """Serve and refresh in daemon threads; returns ``self``."""
+        for target, name in (
+            (self._httpd.serve_forever, "metrics-http"),
+            (self._refresh_loop, "metrics-refresh"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.is_set():
+            self.metrics.refresh_group(self.client)
+            self._stop.wait(self.refresh_interval)
+
+    def stop(self) -> None:
+        """Stop serving and refreshing, and release the port."""
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def _make_handler(metrics: ConsumerMetrics) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._reply(200, CONTENT_TYPE_LATEST, metrics.exposition())
+            elif path == "/healthz":
+                healthy = metrics.healthy()
+                body = {
+                    "status": "ok" if healthy else "stalled",
+                    "progress_age_seconds": metrics.progress_age(),
+                    "health_timeout_seconds": metrics.health_timeout,
+                }
+                self._reply(200 if healthy else 503, "application/json", json.dumps(body).encode())
+            else:
+                self._reply(
+                    404, "text/plain; charset=utf-8", b"not found: try /metrics or /healthz\n"
+                )
+
+        def _reply(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("metrics http: " + format, *args)
+
+    return Handler

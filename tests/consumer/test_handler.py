@@ -1,0 +1,45 @@
+"""The quote handler inside a real GroupConsumer on a real Redis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+
+from consumer.handler import QuoteHandler
+from consumer.sinks import open_sink
+from streamlib import Envelope, GroupConsumer, StreamProducer, StreamSettings, parse_dead_letter
+from tests.consumer.replicas import sqlite_rows
+from tests.helpers import quote
+
+
+def test_valid_records_are_stored_and_invalid_ones_dead_lettered_with_reason(
+    client: redis.Redis, settings: StreamSettings, tmp_path: Path
+) -> None:
+    envelopes = [
+        quote(1),
+        Envelope(type="tweet", key="t1", data={"text": "hi"}),
+        Envelope(type="quote", key="q-bad", data={"text": "no author"}),
+        Envelope(type="quote", key="q-tags", data={"text": "t", "author": "a", "tags": "x"}),
+        Envelope(type="author", key="a1", data={"name": "Jane Austen", "born_date": "1775"}),
+        quote(2),
+    ]
+    ids = StreamProducer(client, settings.stream).send_many(envelopes)
+    sink = open_sink(f"sqlite:///{tmp_path / 'q.db'}")
+    stats = GroupConsumer(client, settings, QuoteHandler(sink)).run(burst=True)
+    sink.close()
+
+    assert (stats.handled, stats.acked, stats.dead_lettered) == (3, 3, 3)
+    keys = sqlite_rows(tmp_path / "q.db", "SELECT key, stream_id FROM quotes ORDER BY stream_id")
+    assert keys == [(quote(1).key, ids[0]), (quote(2).key, ids[5])]
+    assert sqlite_rows(tmp_path / "q.db", "SELECT key, name FROM authors") == [
+        ("a1", "Jane Austen")
+    ]
+    dead = [parse_dead_letter(i, f) for i, f in client.xrange(settings.dead_letters)]
+    assert {d.orig_id: d.reason for d in dead} == {
+        ids[1]: "unknown record type 'tweet'",
+        ids[2]: "invalid quote: 'author' must be a non-empty string",
+        ids[3]: "invalid quote: 'tags' must be a list of strings",
+    }
+    assert all(d.fields[b"type"] in (b"tweet", b"quote") for d in dead)
+    assert client.xpending(settings.stream, settings.group)["pending"] == 0

@@ -1,0 +1,118 @@
+"""``/metrics`` and ``/healthz`` of a running replica, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from streamlib import Envelope, StreamProducer
+from streamlib.server import free_port
+from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_rows
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def samples(base: str, labels: dict[str, str]) -> dict[str, float]:
+    """name -> value of every sample whose labels include ``labels``."""
+    _, text = get(base + "/metrics")
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if labels.items() <= s.labels.items() and "le" not in s.labels:
+                key = s.name + (f"{{kind={s.labels['kind']}}}" if "kind" in s.labels else "")
+                out[key] = s.value
+    return out
+
+
+@pytest.mark.timeout(300)
+def test_metrics_and_health_over_http(redis_factory, tmp_path: Path) -> None:
+    server = redis_factory()
+    client = redis.Redis(port=server.port)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    db = tmp_path / "q.db"
+    replica = Replica(
+        consumer_command(
+            redis_url=server.url,
+            stream="q",
+            group="g",
+            sink=f"sqlite:///{db}",
+            name="m",
+            extra=[
+                "--metrics-port",
+                str(port),
+                "--metrics-host",
+                "127.0.0.1",
+                "--block-ms",
+                "100",
+                "--health-timeout",
+                "3",
+                "--batch-size",
+                "50",
+            ],
+        ),
+        tmp_path / "m.log",
+        None,
+    )
+    try:
+        replica.expect(lambda: get(base + "/healthz")[0] == 200, timeout=60, what="healthy")
+        fill(client, "q", 300)
+        StreamProducer(client, "q").send_many(
+            [
+                Envelope(type="tweet", key="t", data={}),
+                Envelope(type="quote", key="bad", data={"text": "no author"}),
+            ]
+        )
+        labels = {"stream": "q", "group": "g"}
+        expected = {
+            "streamlib_consumer_read_total": 302,
+            "streamlib_consumer_handled_total": 300,
+            "streamlib_consumer_acked_total": 300,
+            "streamlib_consumer_dead_lettered_total": 2,
+            "streamlib_consumer_reclaimed_total": 0,
+            "streamlib_consumer_errors_total{kind=handler}": 0,
+            "streamlib_consumer_end_to_end_seconds_count": 300,
+            "streamlib_group_pending": 0,
+            "streamlib_group_lag": 0,
+        }
+
+        def numbers_match() -> bool:
+            got = samples(base, labels)
+            return all(got.get(k) == v for k, v in expected.items())
+
+        replica.expect(numbers_match, timeout=60, what=f"metrics {expected}")
+        got = samples(base, labels)
+        assert got["streamlib_consumer_handle_seconds_count"] >= 300 / 50
+        assert got["streamlib_consumer_handle_seconds_sum"] > 0
+        assert sqlite_rows(db, "SELECT count(*) FROM quotes") == [(300,)]
+        status, body = get(base + "/healthz")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert get(base + "/nope")[0] == 404
+
+        # Redis gone: no successful read for longer than the timeout -> 503.
+        server.kill()
+        replica.expect(lambda: get(base + "/healthz")[0] == 503, timeout=60, what="unhealthy")
+        assert json.loads(get(base + "/healthz")[1])["status"] == "stalled"
+        assert samples(base, labels)["streamlib_consumer_errors_total{kind=redis}"] >= 1
+        server.start()  # same port, fresh (non-persistent) data
+        replica.expect(lambda: get(base + "/healthz")[0] == 200, timeout=90, what="healthy again")
+
+        replica.terminate()
+        assert replica.wait(60) == 0, replica.log()
+    finally:
+        replica.kill()
+    assert get(base + "/healthz")[0] == 0  # the port is closed with the process

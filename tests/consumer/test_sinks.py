@@ -1,0 +1,172 @@
+"""Sinks against real files and a real PostgreSQL: schema, upsert, masking."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from consumer.records import Author, Quote
+from consumer.sinks import Sink, describe, open_sink
+from streamlib import ConfigError
+
+
+def q(key: str, stream_id: str, text: str = "t", tags: tuple[str, ...] = ("a",)) -> Quote:
+    return Quote(key, text, "auth", tags, "http://a", "http://p", stream_id)
+
+
+def a(key: str, stream_id: str, name: str = "Jane") -> Author:
+    return Author(key, name, "May 1", "Paris", "desc", "http://a", stream_id)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sql_sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sink, Callable]]:
+    """(sink, query) for each SQL sink; ``query(sql)`` returns all rows."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sub' / 'q.db'}"
+
+        def query(sql: str) -> list[tuple]:
+            import sqlite3
+
+            with sqlite3.connect(tmp_path / "sub" / "q.db") as conn:
+                return conn.execute(sql).fetchall()
+    else:
+        url = request.getfixturevalue("pg_url")
+
+        def query(sql: str) -> list[tuple]:
+            with psycopg.connect(url) as conn:
+                return conn.execute(sql).fetchall()
+
+    sink = open_sink(url)
+    yield sink, query
+    sink.close()
+
+
+def test_sql_sink_creates_tables_and_stores(sql_sink: tuple[Sink, Callable]) -> None:
+    sink, query = sql_sink
+    sink.store([q("k1", "1-0", tags=("x", "“y”")), q("k2", "2-0")], [a("j", "3-0")])
+    rows = query("SELECT key, text, author, tags, author_url, page_url, stream_id FROM quotes")
+    assert sorted(rows) == [
+        ("k1", "t", "auth", '["x", "“y”"]', "http://a", "http://p", "1-0"),
+        ("k2", "t", "auth", '["a"]', "http://a", "http://p", "2-0"),
+    ]
+    authors = query("SELECT key, name, born_date, born_location, description, url FROM authors")
+    assert authors == [("j", "Jane", "May 1", "Paris", "desc", "http://a")]
+
+
+def test_sql_sink_upserts_on_key_keeping_the_first_stream_id(
+    sql_sink: tuple[Sink, Callable],
+) -> None:
+    sink, query = sql_sink
+    sink.store([q("k1", "1-0", text="old")], [a("j", "2-0", name="Old")])
+    first_stored = query("SELECT stored_at FROM quotes")
+    # A redelivery, and a key twice in one batch: never a second row.
+    sink.store([q("k1", "5-0", text="new"), q("k1", "6-0", text="newer")], [a("j", "7-0")])
+    assert query("SELECT key, text, stream_id FROM quotes") == [("k1", "newer", "1-0")]
+    assert query("SELECT stored_at FROM quotes") == first_stored
+    assert query("SELECT key, name, stream_id FROM authors") == [("j", "Jane", "2-0")]
+
+
+def test_sql_sink_batch_is_one_transaction(sql_sink: tuple[Sink, Callable]) -> None:
+    sink, query = sql_sink
+    bad = Quote("k2", None, "auth", (), None, None, "2-0")  # type: ignore[arg-type] # NOT NULL
+    with pytest.raises(Exception, match=r"(?i)null"):
+        sink.store([q("k1", "1-0"), bad], [])
+    assert query("SELECT count(*) FROM quotes") == [(0,)]
+    sink.store([q("k1", "1-0")], [])  # the sink is usable after a failed batch
+    assert query("SELECT count(*) FROM quotes") == [(1,)]
+
+
+def test_sqlite_sink_is_in_wal_mode(tmp_path: Path) -> None:
+    sink = open_sink(f"sqlite:///{tmp_path / 'q.db'}")
+    sink.close()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "q.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_jsonl_sink_appends_lines_and_repeats_on_redelivery(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "quotes.jsonl"
+    sink = open_sink(f"jsonl:{path}")
+    sink.store([q("k1", "1-0")], [a("j", "2-0")])
+    sink.store([q("k1", "1-0")], [])  # a redelivery: at-least-once, the line repeats
+    sink.close()
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [(d["type"], d["key"], d["stream_id"]) for d in lines] == [
+        ("quote", "k1", "1-0"),
+        ("author", "j", "2-0"),
+        ("quote", "k1", "1-0"),
+    ]
+    assert lines[0]["data"] == {
+        "text": "t",
+        "author": "auth",
+        "tags": ["a"],
+        "author_url": "http://a",
+        "page_url": "http://p",
+    }
+    assert lines[1]["data"]["name"] == "Jane"
+    assert "stored_at" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://x/y", "unknown sink 'mysql'"),
+        ("quotes.db", "not a sink URL: use sqlite:///PATH"),
+        ("host=db password=pw", "not a sink URL"),
+        ("sqlite:///", "needs a path"),
+        ("jsonl:", "needs a path"),
+        ("postgresql://u:pw@127.0.0.1:5432/test?bogus=1", "invalid PostgreSQL URL"),
+    ],
+)
+def test_bad_sink_urls_are_config_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        open_sink(url)
+    assert "pw" not in str(info.value)
+
+
+def test_postgres_description_masks_the_password(pg_url: str) -> None:
+    user, rest = pg_url.removeprefix("postgresql://").split("@", 1)
+    with_password = f"postgresql://{user}:s3cret-pw@{rest}"  # trust auth ignores it
+    sink = open_sink(with_password)
+    try:
+        assert "s3cret-pw" not in sink.description
+        assert sink.description.startswith(f"postgresql://{user}:***@")
+    finally:
+        sink.close()
+
+
+def test_postgres_sink_reconnects_after_losing_its_connection(pg_url: str) -> None:
+    sink = open_sink(pg_url)
+    try:
+        sink.store([q("k1", "1-0")], [])
+        pid = sink._conn.info.backend_pid  # type: ignore[attr-defined]
+        with psycopg.connect(pg_url) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # The batch in flight fails (the consumer leaves it pending and retries)...
+        with pytest.raises(psycopg.OperationalError):
+            sink.store([q("k2", "2-0")], [])
+        # ...and the next attempt reconnects and stores it.
+        sink.store([q("k2", "2-0")], [])
+        with psycopg.connect(pg_url) as conn:
+            assert conn.execute("SELECT count(*) FROM quotes").fetchone() == (2,)
+    finally:
+        sink.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@db:5432/q", "postgresql://u:***@db:5432/q"),
+        ("postgres://u:pw@db/q", "postgres://u:***@db/q"),
+        ("sqlite:///quotes.db", "sqlite:///quotes.db"),
+        ("jsonl:out.jsonl", "jsonl:out.jsonl"),
+        ("host=db password=pw", "<not a sink URL>"),
+    ],
+)
+def test_sink_urls_are_logged_without_passwords(url: str, shown: str) -> None:
+    assert describe(url) == shown
