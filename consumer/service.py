@@ -15,7 +15,6 @@ import signal
 import threading
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import redis
 
@@ -25,11 +24,13 @@ from streamlib import (
     ConsumerStats,
     GroupConsumer,
     Handler,
+    RedisUnavailable,
     StreamSettings,
     client_from_url,
     install_stop_handlers,
     mask_url,
 )
+from streamlib.connection import ping_until
 
 from .handler import QuoteHandler
 from .progress import ProgressLogger, format_stats
@@ -115,7 +116,7 @@ def _run(
     sink = _open_sink(options.sink, shutdown)
     if sink is None:
         return None
-    client = client_from_url(settings.redis_url)
+    client = client_from_url(settings.redis_url, settings.connection)
     handler: Handler = QuoteHandler(sink)
     consumer = GroupConsumer(client, settings, metrics.instrument(handler) if metrics else handler)
     shutdown.consumer = consumer
@@ -174,25 +175,13 @@ def _serve_metrics(
 def _wait_for_redis(client: redis.Redis, url: str, shutdown: _Shutdown) -> bool:
     """PING until Redis answers (forever, with backoff); ``False`` if stopped first.
 
-    Refused credentials are a configuration error (``ConfigError``), not weather.
+    Refused credentials and failed TLS verification are configuration errors
+    (``ConfigError``), not weather: waiting would not fix them.
     """
-    backoff = Backoff(base=0.2, cap=10.0)
-    while not shutdown.stopping:
-        try:
-            client.ping()
-            return True
-        except redis.AuthenticationError as exc:
-            raise ConfigError(f"Redis at {mask_url(url)} refused the credentials") from exc
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            delay = backoff.next_delay()
-            log.warning(
-                "Redis at %s unreachable (%s); retrying in %.1fs",
-                mask_url(url),
-                _masked_error(exc, url),
-                delay,
-            )
-            shutdown.wait(delay)
-    return False
+    try:
+        return ping_until(client, url, timeout=None, stop=lambda: shutdown.stopping)
+    except RedisUnavailable as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _open_sink(url: str, shutdown: _Shutdown) -> Sink | None:
@@ -212,9 +201,3 @@ def _open_sink(url: str, shutdown: _Shutdown) -> Sink | None:
             )
             shutdown.wait(delay)
     return None
-
-
-def _masked_error(exc: BaseException, url: str) -> str:
-    text = str(exc) or type(exc).__name__
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text

@@ -17,7 +17,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -201,14 +201,26 @@ def connect(
     return client
 
 
-def ping_until(client: redis.Redis, url: str, *, timeout: float) -> None:
-    """PING ``client`` until it answers or ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    backoff = Backoff(base=0.05, cap=2.0)
-    while True:
+def ping_until(
+    client: redis.Redis,
+    url: str,
+    *,
+    timeout: float | None,
+    stop: Callable[[], bool] | None = None,
+) -> bool:
+    """PING ``client`` until it answers; ``timeout=None`` waits forever.
+
+    Returns ``True`` once Redis answered, ``False`` if ``stop()`` became true
+    first. Raises ``RedisUnavailable`` after ``timeout`` seconds, and at once
+    when Redis refuses the credentials or the TLS handshake fails (waiting
+    would not help). Each retry is logged, with the URL's password masked.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    backoff = Backoff(base=0.05, cap=2.0 if timeout is not None else 10.0)
+    while stop is None or not stop():
         try:
             client.ping()
-            return
+            return True
         except redis.AuthenticationError as exc:
             raise RedisUnavailable(f"Redis at {mask_url(url)} refused the credentials") from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -217,20 +229,29 @@ def ping_until(client: redis.Redis, url: str, *, timeout: float) -> None:
                     f"TLS handshake with {mask_url(url)} failed (check the CA file and the "
                     f"server's certificate): {_safe_error(exc, url)}"
                 ) from None
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if deadline is not None and time.monotonic() >= deadline:
                 raise RedisUnavailable(
                     f"Redis at {mask_url(url)} did not answer within {timeout:g}s: "
                     f"{_safe_error(exc, url)}"
                 ) from None
-            delay = min(backoff.next_delay(), left)
+            delay = backoff.next_delay()
+            if deadline is not None:
+                delay = max(0.0, min(delay, deadline - time.monotonic()))
             log.warning(
                 "Redis at %s unreachable (%s); retrying in %.2fs",
                 mask_url(url),
                 _safe_error(exc, url),
                 delay,
             )
-            time.sleep(delay)
+            _sleep(delay, stop)
+    return False
+
+
+def _sleep(seconds: float, stop: Callable[[], bool] | None) -> None:
+    """Sleep ``seconds`` in short slices, returning early once ``stop()``."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0 and (stop is None or not stop()):
+        time.sleep(min(left, 0.1))
 
 
 def _is_tls_failure(exc: BaseException) -> bool:
