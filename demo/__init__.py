@@ -1,0 +1,1 @@
+"""``python -m demo``: the whole pipeline on one machine (what ``make demo`` runs)."""
