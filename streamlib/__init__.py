@@ -9,7 +9,7 @@ from __future__ import annotations
 from .admin import GroupInfo
 from .backoff import Backoff
 from .codec import Envelope, decode, encode, fingerprint
-from .connection import client_from_url, connect, mask_url
+from .connection import ConnectionOptions, client_from_url, connect, mask_url
 from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
 from .deadletter import DeadLetter, parse_dead_letter
 from .errors import ConfigError, DecodeError, RedisUnavailable, StreamlibError
@@ -23,6 +23,7 @@ __all__ = [
     "Backoff",
     "BatchResult",
     "ConfigError",
+    "ConnectionOptions",
     "ConsumerStats",
     "DeadLetter",
     "DecodeError",
