@@ -22,6 +22,7 @@ from tests.helpers import quote, wait_for
 
 TOTAL = 6_000
 REPLICAS = 4
+EXTRA = "--partitions 6 --batch-size 100 --block-ms 200 --min-idle-ms 3000 --progress-interval 5"
 
 
 def partitions_drained(client: redis.Redis, settings: StreamSettings) -> bool:
@@ -65,13 +66,7 @@ def test_four_consumers_six_partitions_survive_a_master_restart(
         group=s.group,
         sink=f"sqlite:///{db}",
         log_dir=tmp_path,
-        extra=[
-            "--partitions", str(s.partitions),
-            "--batch-size", "100",
-            "--block-ms", "200",
-            "--min-idle-ms", "3000",
-            "--progress-interval", "5",
-        ],  # fmt: skip
+        extra=EXTRA.split(),
     ) as replicas:
         writer = threading.Thread(target=produce)
         writer.start()
