@@ -72,7 +72,11 @@ class StreamConfig:
             backpressure_high=_number(settings, "STREAM_BACKPRESSURE_HIGH", int),
             backpressure_low=_number(settings, "STREAM_BACKPRESSURE_LOW", int),
             backpressure_interval=_number(settings, "STREAM_BACKPRESSURE_INTERVAL", float),
-            partitions=_number(settings, "STREAM_PARTITIONS", int),
+            partitions=(
+                _number(settings, "STREAM_PARTITIONS", int)
+                if settings.get("STREAM_PARTITIONS") not in (None, "")
+                else 1
+            ),
         )
 
     def __repr__(self) -> str:

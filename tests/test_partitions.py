@@ -23,13 +23,18 @@ from streamlib import (
     partition_of,
     partition_stream,
 )
+from streamlib.connection import ConnectionOptions, client_from_url, connect
+from streamlib.errors import RedisUnavailable
 from streamlib.partitions import (
     partition_dead_letters,
     partition_settings,
     sum_stats,
 )
+from streamlib.server import free_port
 
 from .helpers import quote
+
+SECRET = "s3cr3t-Pa55"
 
 
 def test_one_partition_keeps_todays_names() -> None:
@@ -188,3 +193,48 @@ def test_sum_stats_adds_counters_and_keeps_the_oldest_progress() -> None:
     a.acked, b.acked, a.last_progress, b.last_progress = 2, 3, 10.0, 5.0
     total = sum_stats([a, b])
     assert (total.acked, total.last_progress) == (5, 5.0)
+
+
+def test_cluster_urls_are_validated_and_clients_made_lazily() -> None:
+    with pytest.raises(ConfigError, match="only database 0"):
+        client_from_url("redis+cluster://127.0.0.1:7000/2")
+    with pytest.raises(ConfigError, match="TLS files need a rediss:// URL"):
+        client_from_url(
+            "redis+cluster://127.0.0.1:7000", ConnectionOptions(tls_ca_file="/etc/hostname")
+        )
+    port = free_port()  # nothing listens there: made without talking to it
+    c = client_from_url(f"redis+cluster://user:{SECRET}@127.0.0.1:{port}")
+    assert SECRET not in repr(c) and "***" in repr(c)
+    with pytest.raises(redis.ConnectionError):
+        c.ping()
+    c.close()
+    with pytest.raises(RedisUnavailable, match="did not answer"):
+        connect(f"redis+cluster://127.0.0.1:{port}", timeout=0.5)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"STREAM_PARTITIONS": "0"}, "between 1 and 1024"),
+        ({"STREAM_PARTITIONS": "x"}, "is not a number"),
+        ({"STREAM_PARTITIONS": "3", "STREAM_BACKPRESSURE_GROUP": "g"}, "not yet supported"),
+    ],
+)
+def test_scrapy_partition_settings_are_validated(values: dict[str, str], message: str) -> None:
+    from scrapy.settings import Settings
+
+    from producer.config import StreamConfig
+
+    base = {
+        "STREAM_REDIS_URL": "redis+cluster://127.0.0.1:7000",
+        "STREAM_NAME": "quotes",
+        "STREAM_BATCH_SIZE": 10,
+        "STREAM_MAX_DELAY": 1,
+        "STREAM_RETRY_TIMEOUT": 1,
+        "STREAM_BACKPRESSURE_HIGH": 10,
+        "STREAM_BACKPRESSURE_LOW": 5,
+        "STREAM_BACKPRESSURE_INTERVAL": 1,
+    }
+    assert StreamConfig.from_settings(Settings(base)).partitions == 1
+    with pytest.raises(ConfigError, match=message):
+        StreamConfig.from_settings(Settings({**base, **values}))
