@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,10 @@ def run_case(name: str, url: str, partitions: int, args: argparse.Namespace, tmp
     procs = [subprocess.Popen([*command, "--consumer", f"c{i}"]) for i in range(args.consumers)]
     codes = [p.wait(timeout=900) for p in procs]
     consume_s = time.monotonic() - start
+    stored = None
+    if sink.startswith("sqlite:///"):
+        with sqlite3.connect(sink.removeprefix("sqlite:///")) as db:
+            stored = db.execute("SELECT count(*) FROM quotes").fetchone()[0]
     return {
         "case": name,
         "partitions": partitions,
@@ -76,6 +81,7 @@ def run_case(name: str, url: str, partitions: int, args: argparse.Namespace, tmp
         "produce_per_s": round(args.entries / produce_s),
         "consume_s": round(consume_s, 3),
         "consume_per_s": round(args.entries / consume_s),
+        "stored": stored,
         "exit_codes": codes,
     }
 
@@ -104,13 +110,16 @@ def main() -> None:
                 run_case(f"cluster/P={args.partitions}", cluster.url, args.partitions, args, tmp)
             )
 
-    header = f"{'case':<14} {'produce/s':>10} {'consume/s':>10} {'consume s':>10}  exit codes"
+    header = (
+        f"{'case':<14} {'produce/s':>10} {'consume/s':>10} {'consume s':>10} {'stored':>8}"
+        "  exit codes"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
             f"{r['case']:<14} {r['produce_per_s']:>10} {r['consume_per_s']:>10} "
-            f"{r['consume_s']:>10}  {r['exit_codes']}"
+            f"{r['consume_s']:>10} {r['stored']!s:>8}  {r['exit_codes']}"
         )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
