@@ -56,16 +56,23 @@ def find_cli_binary() -> str:
 
 
 class LocalCluster:
-    """``masters`` cluster-enabled servers on 127.0.0.1, joined into one cluster."""
+    """``masters`` cluster-enabled servers on 127.0.0.1, joined into one cluster.
 
-    def __init__(self, base_dir: str | os.PathLike[str], *, masters: int = 3) -> None:
+    With ``replicas=1`` every master gets a replica (``--cluster-replicas 1``),
+    for failover tests.
+    """
+
+    def __init__(
+        self, base_dir: str | os.PathLike[str], *, masters: int = 3, replicas: int = 0
+    ) -> None:
         if masters < 3:
             raise ConfigError("Redis Cluster needs at least three masters")
+        self.replicas = replicas
         self.base_dir = Path(base_dir)
         self.binary = find_server_binary()
         self.cli = find_cli_binary()
         self.nodes: list[LocalRedis] = []
-        for n in range(masters):
+        for n in range(masters * (1 + replicas)):
             folder = self.base_dir / f"node{n}"
             args = ["--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf")]
             args += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
@@ -96,7 +103,8 @@ class LocalCluster:
             for node in self.nodes:
                 node.start()
             create = [self.cli, "--cluster", "create"]
-            create += [f"127.0.0.1:{p}" for p in self.ports] + ["--cluster-yes"]
+            create += [f"127.0.0.1:{p}" for p in self.ports]
+            create += ["--cluster-replicas", str(self.replicas), "--cluster-yes"]
             done = subprocess.run(create, capture_output=True, timeout=timeout, check=False)
             if done.returncode != 0:
                 raise RedisUnavailable(
@@ -113,7 +121,7 @@ class LocalCluster:
         """Wait until every running node reports ``cluster_state:ok`` and full slot coverage."""
         deadline = time.monotonic() + timeout
         while True:
-            if all(self._ok(node) for node in self.nodes if node.running):
+            if all(self._ok(node) for node in self.nodes if node.running) and self._replicated():
                 return
             if time.monotonic() > deadline:
                 raise RedisUnavailable(f"cluster not ok within {timeout}s")
@@ -136,6 +144,39 @@ class LocalCluster:
             and fields.get("cluster_slots_ok") == "16384"
             and fields.get("cluster_known_nodes") == str(len(self.nodes))
         )
+
+    def _replicated(self) -> bool:
+        """Whether every master has its replicas connected (always, without replicas)."""
+        if not self.replicas:
+            return True
+        masters = 0
+        for node in self.nodes:
+            client = redis.Redis(port=node.port, socket_timeout=2, socket_connect_timeout=2)
+            try:
+                info = client.info("replication")
+            except redis.RedisError:
+                return False
+            finally:
+                client.close()
+            if info.get("role") == "master":
+                online = [
+                    v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
+                ]
+                if sum(1 for v in online if v.get("state") == "online") < self.replicas:
+                    return False
+                masters += 1
+        return masters * (1 + self.replicas) == len(self.nodes)
+
+    def replica_of(self, master: LocalRedis) -> LocalRedis:
+        """A replica of ``master`` (asked from ``master`` with ROLE)."""
+        client = redis.Redis(port=master.port, socket_timeout=2)
+        try:
+            role = client.execute_command("ROLE")  # type: ignore[no-untyped-call]
+        finally:
+            client.close()
+        for _host, port, *_ in role[2]:
+            return next(n for n in self.nodes if n.port == int(port))
+        raise RedisUnavailable(f"master on port {master.port} has no replica")
 
     def node_for_slot(self, slot: int) -> LocalRedis:
         """The running node that serves ``slot`` (asks the first node that answers)."""

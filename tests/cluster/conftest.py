@@ -35,6 +35,17 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
 
 
 @pytest.fixture
+def cluster_with_replicas(tmp_path: Path) -> Iterator[LocalCluster]:
+    """Three masters with one replica each (six servers), cluster_state:ok."""
+    try:
+        started = LocalCluster(tmp_path / "cluster", replicas=1).start()
+    except (ConfigError, RedisUnavailable) as exc:
+        _unavailable(f"no local Redis Cluster: {exc}")
+    yield started
+    started.close()
+
+
+@pytest.fixture
 def cluster_client(cluster: LocalCluster) -> Iterator[redis.Redis]:
     """A streamlib cluster client (RESP2, bytes) on the test's cluster."""
     c = client_from_url(cluster.url)
