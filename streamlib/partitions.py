@@ -32,7 +32,7 @@ import dataclasses
 import logging
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import redis
 from redis.exceptions import ClusterError, ReadOnlyError, RedisClusterException, TryAgainError
@@ -308,8 +308,3 @@ class PartitionedConsumer:
         for consumer in self.consumers:
             with contextlib.suppress(redis.RedisError):
                 consumer.client.close()
-
-
-def iter_partitions(settings: StreamSettings) -> Iterator[tuple[int, StreamSettings]]:
-    """``(index, partition settings)`` for every partition."""
-    yield from enumerate(all_partition_settings(settings))
