@@ -21,7 +21,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--redis-url", envvar="REDIS_URL", help="Redis URL  [default: redis://localhost:6379/0]"
+    "--redis-url",
+    envvar="REDIS_URL",
+    help="Redis URL; redis+cluster://HOST:PORT for Redis Cluster  [default: redis://localhost:6379/0]",
 )
 @click.option("--stream", envvar="STREAM", help="Stream to consume  [default: quotes]")
 @click.option("--group", envvar="GROUP", help="Consumer group  [default: quotes-consumers]")
@@ -51,6 +53,12 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     envvar="MAX_DELIVERIES",
     type=int,
     help="Deliveries before dead-lettering  [default: 5]",
+)
+@click.option(
+    "--partitions",
+    envvar="PARTITIONS",
+    type=int,
+    help="Partitions of the stream (one reader thread each)  [default: 1]",
 )
 @click.option("--metrics-port", envvar="METRICS_PORT", type=int, help="Serve /metrics and /healthz")
 @click.option("--metrics-host", envvar="METRICS_HOST", default="0.0.0.0", show_default=True)
@@ -89,6 +97,7 @@ def main(
     block_ms: int | None,
     min_idle_ms: int | None,
     max_deliveries: int | None,
+    partitions: int | None,
     metrics_port: int | None,
     metrics_host: str,
     health_timeout: float,
@@ -113,6 +122,7 @@ def main(
             block_ms=block_ms,
             min_idle_ms=min_idle_ms,
             max_deliveries=max_deliveries,
+            partitions=partitions,
         )
         options = ServiceOptions(
             sink=sink,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from streamlib import ConsumerStats
 
@@ -22,13 +23,22 @@ def format_stats(stats: ConsumerStats) -> str:
 
 
 class ProgressLogger:
-    """Logs one progress line every ``interval`` seconds on a daemon thread."""
+    """Logs one progress line every ``interval`` seconds on a daemon thread.
 
-    def __init__(self, stats: ConsumerStats, interval: float) -> None:
-        self.stats = stats
+    ``stats`` is a live ``ConsumerStats`` or a function returning a fresh
+    snapshot (a partitioned consumer's counters added up).
+    """
+
+    def __init__(self, stats: ConsumerStats | Callable[[], ConsumerStats], interval: float) -> None:
+        self._stats = stats
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+
+    @property
+    def stats(self) -> ConsumerStats:
+        """The counters now."""
+        return self._stats() if callable(self._stats) else self._stats
 
     def start(self) -> ProgressLogger:
         """Start logging (no-op for an interval <= 0)."""
@@ -45,10 +55,11 @@ class ProgressLogger:
     def _loop(self) -> None:
         last_acked, last_time = self.stats.acked, time.monotonic()
         while not self._stop.wait(self.interval):
-            now, acked = time.monotonic(), self.stats.acked
+            stats = self.stats
+            now, acked = time.monotonic(), stats.acked
             rate = (acked - last_acked) / max(now - last_time, 1e-9)
-            idle = now - self.stats.last_progress
+            idle = now - stats.last_progress
             log.info(
-                "progress: %s rate=%.0f/s last_read=%.1fs ago", format_stats(self.stats), rate, idle
+                "progress: %s rate=%.0f/s last_read=%.1fs ago", format_stats(stats), rate, idle
             )
             last_acked, last_time = acked, now

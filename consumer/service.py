@@ -24,6 +24,7 @@ from streamlib import (
     ConsumerStats,
     GroupConsumer,
     Handler,
+    PartitionedConsumer,
     RedisUnavailable,
     StreamSettings,
     client_from_url,
@@ -62,7 +63,7 @@ class _Shutdown:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.consumer: GroupConsumer | None = None
+        self.consumer: GroupConsumer | PartitionedConsumer | None = None
 
     @property
     def stopping(self) -> bool:
@@ -112,6 +113,8 @@ def _run(
         settings.max_deliveries,
         settings.dead_letters,
     )
+    if settings.partitions > 1:
+        return _run_partitioned(settings, options, shutdown)
     metrics = _make_metrics(settings, options)
     sink = _open_sink(options.sink, shutdown)
     if sink is None:
@@ -138,6 +141,40 @@ def _run(
             server.stop()
         sink.close()
         client.close()
+    log.info("quotes-consumer %s done: %s", settings.consumer, format_stats(stats))
+    return stats
+
+
+def _run_partitioned(
+    settings: StreamSettings, options: ServiceOptions, shutdown: _Shutdown
+) -> ConsumerStats | None:
+    """Like ``_run`` for ``partitions > 1``: one reader thread per partition, one sink.
+
+    The sink is shared; ``PartitionedConsumer`` calls the handler from one
+    partition thread at a time. Metrics are not yet available here.
+    """
+    if options.metrics_port is not None:
+        raise ConfigError("--metrics-port is not yet supported with partitions > 1")
+    log.info("reading %d partitions, one thread each", settings.partitions)
+    sink = _open_sink(options.sink, shutdown)
+    if sink is None:
+        return None
+    consumer = PartitionedConsumer(settings, QuoteHandler(sink))
+    shutdown.consumer = consumer
+    if shutdown.stopping:
+        consumer.stop()
+    progress = ProgressLogger(lambda: consumer.stats, options.progress_interval)
+    probe = consumer.consumers[0].client
+    try:
+        if not _wait_for_redis(probe, settings.redis_url, shutdown):
+            return None
+        progress.start()
+        stats = consumer.run(burst=options.burst)
+    finally:
+        # run() has returned: every partition's batch in hand is acknowledged.
+        progress.stop()
+        sink.close()
+        consumer.close()
     log.info("quotes-consumer %s done: %s", settings.consumer, format_stats(stats))
     return stats
 

@@ -24,7 +24,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from streamlib import Envelope, StreamlibError, StreamProducer
+from streamlib import Envelope, PartitionedProducer, StreamlibError, StreamProducer
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,13 @@ class DeliveryFailed(StreamlibError):
 class Batcher:
     """Collects envelopes and sends them in batches through a ``StreamProducer``."""
 
-    def __init__(self, producer: StreamProducer, *, batch_size: int, max_delay: float) -> None:
+    def __init__(
+        self,
+        producer: StreamProducer | PartitionedProducer,
+        *,
+        batch_size: int,
+        max_delay: float,
+    ) -> None:
         self.producer = producer
         self.batch_size = batch_size
         self.max_delay = max_delay

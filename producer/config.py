@@ -9,6 +9,7 @@ from scrapy.settings import BaseSettings
 
 from streamlib import ConfigError, mask_url
 from streamlib.connection import validate_url
+from streamlib.constants import MAX_PARTITIONS
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -25,6 +26,8 @@ class StreamConfig:
     backpressure_high: int = 10_000
     backpressure_low: int = 5_000
     backpressure_interval: float = 1.0
+    #: Partitions of the stream (``streamlib.partitions``); 1 = one plain stream.
+    partitions: int = 1
 
     def __post_init__(self) -> None:
         validate_url(self.redis_url)
@@ -38,6 +41,14 @@ class StreamConfig:
             raise ConfigError(f"STREAM_MAX_DELAY must be > 0 seconds, got {self.max_delay:g}")
         if self.retry_timeout < 0:
             raise ConfigError(f"STREAM_RETRY_TIMEOUT must be >= 0, got {self.retry_timeout:g}")
+        if not 1 <= self.partitions <= MAX_PARTITIONS:
+            raise ConfigError(
+                f"STREAM_PARTITIONS must be between 1 and {MAX_PARTITIONS}, got {self.partitions}"
+            )
+        if self.partitions > 1 and self.backpressure_group is not None:
+            raise ConfigError("backpressure is not yet supported with STREAM_PARTITIONS > 1")
+        if self.partitions > 1 and ("{" in self.stream or "}" in self.stream):
+            raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
         if self.backpressure_group is not None:
             if not 0 <= self.backpressure_low < self.backpressure_high:
                 raise ConfigError(
@@ -61,6 +72,11 @@ class StreamConfig:
             backpressure_high=_number(settings, "STREAM_BACKPRESSURE_HIGH", int),
             backpressure_low=_number(settings, "STREAM_BACKPRESSURE_LOW", int),
             backpressure_interval=_number(settings, "STREAM_BACKPRESSURE_INTERVAL", float),
+            partitions=(
+                _number(settings, "STREAM_PARTITIONS", int)
+                if settings.get("STREAM_PARTITIONS") not in (None, "")
+                else 1
+            ),
         )
 
     def __repr__(self) -> str:

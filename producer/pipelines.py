@@ -25,7 +25,7 @@ from producer.batcher import Batcher, DeliveryFailed
 from producer.config import StreamConfig
 from producer.envelopes import to_envelope
 from producer.items import AuthorItem, QuoteItem
-from streamlib import StreamProducer, client_from_url, mask_url
+from streamlib import PartitionedProducer, StreamProducer, client_from_url, mask_url
 from streamlib.connection import ConnectionOptions
 
 log = logging.getLogger(__name__)
@@ -94,13 +94,28 @@ class StreamPipeline:
         config = self.config
         # REDIS_USERNAME / REDIS_PASSWORD(_FILE) / REDIS_TLS_* as everywhere else.
         client = client_from_url(config.redis_url, ConnectionOptions.from_env())
-        producer = StreamProducer(
-            client, config.stream, batch_size=config.batch_size, retry_timeout=config.retry_timeout
-        )
+        producer: StreamProducer | PartitionedProducer
+        if config.partitions > 1:  # each item to partition crc32(key) mod P
+            producer = PartitionedProducer(
+                client,
+                config.stream,
+                config.partitions,
+                batch_size=config.batch_size,
+                retry_timeout=config.retry_timeout,
+            )
+        else:
+            producer = StreamProducer(
+                client,
+                config.stream,
+                batch_size=config.batch_size,
+                retry_timeout=config.retry_timeout,
+            )
         self._batcher = Batcher(producer, batch_size=config.batch_size, max_delay=config.max_delay)
         log.info(
-            "Sending items to stream %r at %s (batches of %d, max delay %gs, retry for %gs)",
+            "Sending items to stream %r (%d partition(s)) at %s "
+            "(batches of %d, max delay %gs, retry for %gs)",
             config.stream,
+            config.partitions,
             mask_url(config.redis_url),
             config.batch_size,
             config.max_delay,

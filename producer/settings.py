@@ -54,6 +54,8 @@ STREAM_BATCH_SIZE = os.environ.get("STREAM_BATCH_SIZE") or constants.DEFAULT_BAT
 STREAM_MAX_DELAY = os.environ.get("STREAM_MAX_DELAY") or 1.0
 #: Seconds a batch is resent while Redis is unreachable before the crawl stops.
 STREAM_RETRY_TIMEOUT = os.environ.get("STREAM_RETRY_TIMEOUT") or 60.0
+#: Partitions of the stream (Redis Cluster scale-out, docs/cluster.md); falls back to PARTITIONS.
+STREAM_PARTITIONS = os.environ.get("STREAM_PARTITIONS") or os.environ.get("PARTITIONS") or 1
 #: Backpressure: the consumer group whose lag pauses the crawl (empty: off).
 STREAM_BACKPRESSURE_GROUP = os.environ.get("STREAM_BACKPRESSURE_GROUP") or ""
 STREAM_BACKPRESSURE_HIGH = os.environ.get("STREAM_BACKPRESSURE_HIGH") or 10_000

@@ -13,6 +13,7 @@ from .connection import ConnectionOptions, client_from_url, connect, mask_url
 from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
 from .deadletter import DeadLetter, parse_dead_letter
 from .errors import ConfigError, DecodeError, RedisUnavailable, StreamlibError
+from .partitions import PartitionedConsumer, PartitionedProducer, partition_of, partition_stream
 from .producer import ProducerUnavailable, StreamProducer
 from .settings import StreamSettings
 from .signals import install_stop_handlers
@@ -32,6 +33,8 @@ __all__ = [
     "GroupInfo",
     "Handler",
     "Message",
+    "PartitionedConsumer",
+    "PartitionedProducer",
     "ProducerUnavailable",
     "RedisUnavailable",
     "StreamProducer",
@@ -46,4 +49,6 @@ __all__ = [
     "install_stop_handlers",
     "mask_url",
     "parse_dead_letter",
+    "partition_of",
+    "partition_stream",
 ]

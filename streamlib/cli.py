@@ -16,7 +16,7 @@ from typing import Any, NoReturn, cast
 
 import click
 
-from . import admin, clifmt, deadletter_ops, retention
+from . import admin, cli_partitioned, clifmt, deadletter_ops, retention
 from .clibase import (
     DURATION,
     ENTRY_ID,
@@ -64,6 +64,9 @@ def _lag(value: int | None) -> str:
 @common_options
 def info(ctl: Ctl) -> None:
     """Stream length, ids, memory; per group: consumers, pending, lag; dead letters."""
+    if ctl.across_partitions:
+        cli_partitioned.info(ctl)
+        return
     s = ctl.settings
     summary = admin.stream_info(ctl.client, s.stream, s.dead_letters)
 
@@ -143,6 +146,9 @@ def pending(
     ctl: Ctl, details: bool, count: int | None, min_idle: int | None, consumer: str | None
 ) -> None:
     """The group's pending entries: per consumer, or each entry with --details."""
+    if ctl.across_partitions:
+        cli_partitioned.pending(ctl, details, count, min_idle, consumer)
+        return
     s = ctl.settings
     if details or count is not None or min_idle is not None or consumer is not None:
         entries = admin.pending_entries(
@@ -283,6 +289,9 @@ def _letter_summary(d: DeadLetter) -> dict[str, Any]:
 @click.option("--count", type=click.IntRange(min=1), default=100, show_default=True)
 def dead_list(ctl: Ctl, count: int) -> None:
     """Dead letters, oldest first, with reasons and delivery counts."""
+    if ctl.across_partitions:
+        cli_partitioned.dead_list(ctl, count)
+        return
     dls = ctl.settings.dead_letters
     letters = deadletter_ops.list_dead_letters(ctl.client, dls, count=count)
     total = admin.stream_length(ctl.client, dls)
@@ -406,6 +415,12 @@ def trim(ctl: Ctl, acked: bool, dry_run: bool, force: bool) -> None:
     """Safe retention: XTRIM MINID at the oldest entry any group still needs."""
     if not acked:
         raise CommandError("trim needs --acked (the only, safe, retention mode)")
+    if ctl.across_partitions:
+        try:
+            cli_partitioned.trim(ctl, dry_run, force)
+        except retention.NoGroups as exc:
+            raise CommandError(str(exc)) from None
+        return
     s = ctl.settings
     try:
         result = retention.trim_acked(ctl.client, s.stream, dry_run=dry_run, force=force)

@@ -22,6 +22,7 @@ from . import admin, clifmt, constants
 from .connection import ConnectionOptions, mask_url
 from .durations import parse_duration_ms
 from .errors import ConfigError, RedisUnavailable, StreamlibError
+from .partitions import partition_settings
 from .settings import StreamSettings
 from .streamids import StreamId
 
@@ -111,7 +112,19 @@ class StreamctlGroup(click.Group):
 
 # -- the options every command takes ------------------------------------------------
 
-_COMMON = ("redis_url", "stream", "group", "dead_letter_stream", "timeout", "as_json")
+_COMMON = (
+    "redis_url",
+    "stream",
+    "group",
+    "dead_letter_stream",
+    "partitions",
+    "partition",
+    "timeout",
+    "as_json",
+)
+
+#: Commands that work across all partitions at once; the others need ``--partition N``.
+ACROSS_PARTITIONS = frozenset({"info", "pending", "trim", "dead_list"})
 
 
 @dataclasses.dataclass
@@ -122,6 +135,13 @@ class Ctl:
     timeout: float
     as_json: bool
     _client: redis.Redis | None = None
+    #: The partition chosen with ``--partition`` (``settings`` is then that partition's).
+    partition: int | None = None
+
+    @property
+    def across_partitions(self) -> bool:
+        """Whether the command is to work on every partition (P > 1, no ``--partition``)."""
+        return self.settings.partitions > 1
 
     @property
     def client(self) -> redis.Redis:
@@ -165,13 +185,22 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 stream=common["stream"],
                 group=common["group"],
                 dead_letter_stream=common["dead_letter_stream"] or None,
+                partitions=common["partitions"],
                 consumer="streamctl",
                 # REDIS_USERNAME / REDIS_PASSWORD(_FILE) / REDIS_TLS_*, as everywhere.
                 connection=ConnectionOptions.from_env(),
             )
+            if common["partition"] is not None:
+                # One partition: every command works on it as on a plain stream.
+                settings = partition_settings(settings, common["partition"])
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
-        ctl = Ctl(settings, common["timeout"], common["as_json"])
+        if settings.partitions > 1 and func.__name__ not in ACROSS_PARTITIONS:
+            raise CommandError(
+                f"{ctx.command_path} across partitions is not yet supported; "
+                "give --partition N for one partition"
+            )
+        ctl = Ctl(settings, common["timeout"], common["as_json"], partition=common["partition"])
         try:
             return func(ctl, **kwargs)
         finally:
@@ -183,7 +212,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             envvar="REDIS_URL",
             default=constants.DEFAULT_REDIS_URL,
             show_default=True,
-            help="Redis URL (redis://, rediss://, unix://); env REDIS_URL.",
+            help="Redis URL (redis://, rediss://, unix://, redis+cluster://); env REDIS_URL.",
         ),
         click.option(
             "--stream",
@@ -204,6 +233,20 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             envvar="DEAD_LETTER_STREAM",
             default=None,
             help="Dead-letter stream [default: <stream>:dead]; env DEAD_LETTER_STREAM.",
+        ),
+        click.option(
+            "--partitions",
+            envvar="PARTITIONS",
+            type=click.IntRange(min=1, max=constants.MAX_PARTITIONS),
+            default=1,
+            show_default=True,
+            help="Partitions of the stream (docs/cluster.md); env PARTITIONS.",
+        ),
+        click.option(
+            "--partition",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Work on partition N only [default: all].",
         ),
         click.option(
             "--timeout",

@@ -2,7 +2,9 @@
 
 Supported: ``redis://[user:password@]host[:port][/db]``, ``rediss://`` (TLS,
 same shape; ``ssl_ca_certs`` etc. as query parameters), and
-``unix://[user:password@]/path/to/socket[?db=N]``.
+``unix://[user:password@]/path/to/socket[?db=N]``; and Redis Cluster as
+``redis+cluster://host:port`` or ``rediss+cluster://host:port`` (any one node
+of the cluster: the client discovers the others; no database number).
 
 Every client speaks RESP2 (``protocol=2``), chosen here and nowhere else, so
 the reply shapes of XINFO, XPENDING and XAUTOCLAIM are the ones streamlib is
@@ -19,11 +21,13 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from .backoff import Backoff
@@ -31,7 +35,9 @@ from .errors import ConfigError, RedisUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+#: The scheme suffix that asks for a ``redis.cluster.RedisCluster`` client.
+CLUSTER_SUFFIX = "+cluster"
 #: One protocol for every client streamlib makes (see module docstring).
 PROTOCOL = 2
 
@@ -54,6 +60,13 @@ def validate_url(url: str) -> None:
         raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: unix:// needs a socket path")
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: no host")
+    if is_cluster_url(url) and parts.path.strip("/") not in ("", "0"):
+        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: Redis Cluster has only database 0")
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` asks for Redis Cluster (``redis+cluster://``, ``rediss+cluster://``)."""
+    return urlsplit(url).scheme.endswith(CLUSTER_SUFFIX)
 
 
 def mask_url(url: str) -> str:
@@ -140,7 +153,7 @@ class ConnectionOptions:
             "ssl_keyfile": self.tls_key_file,
         }
         given = {k: v for k, v in tls.items() if v is not None}
-        if given and parts.scheme != "rediss":
+        if given and parts.scheme not in ("rediss", "rediss+cluster"):
             raise ConfigError("TLS files need a rediss:// URL")
         for path in given.values():
             if not Path(path).is_file():
@@ -167,6 +180,10 @@ def client_from_url(
     callers' ``Backoff``), so a failed command is never silently sent twice.
     """
     validate_url(url)
+    if is_cluster_url(url):
+        # RedisCluster implements the same command methods streamlib calls on a
+        # redis.Redis (keyed commands, pipelines on one slot): see cluster_client_from_url.
+        return cast(redis.Redis, cluster_client_from_url(url, options, **kwargs))
     settings: dict[str, Any] = {
         "protocol": PROTOCOL,
         "decode_responses": False,
@@ -185,6 +202,96 @@ def client_from_url(
         return redis.Redis.from_url(url, **settings)
     except ValueError as exc:  # redis-py's own URL checks
         raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from None
+
+
+#: Attempts the cluster client makes itself on MOVED / ASK, TRYAGAIN, CLUSTERDOWN
+#: and connection errors (refreshing its slot map in between) before the error
+#: reaches streamlib's own backoff.
+CLUSTER_CLIENT_RETRIES = 3
+
+
+def cluster_client_from_url(
+    url: str, options: ConnectionOptions | None = None, **kwargs: Any
+) -> RedisCluster:
+    """A ``redis.cluster.RedisCluster`` for a ``redis+cluster://`` URL, not yet connected.
+
+    Same protocol (RESP2) and reply types (bytes) as every other client. Unlike
+    the single-node client, redis-py's own retry is on (a few attempts with
+    jittered backoff): that is the cluster client's redirection and failover
+    handling (MOVED / ASK, slot-map refresh, a node that went away); streamlib's
+    backoff wraps it for longer outages. Construction does not need the
+    cluster to be up; the slot map is fetched on first use.
+    """
+    validate_url(url)
+    parts = urlsplit(url)
+    plain = urlunsplit(
+        (parts.scheme.removesuffix(CLUSTER_SUFFIX), parts.netloc, "", parts.query, "")
+    )
+    settings: dict[str, Any] = {
+        "protocol": PROTOCOL,
+        "decode_responses": False,
+        "socket_timeout": 30.0,
+        "socket_connect_timeout": 5.0,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), CLUSTER_CLIENT_RETRIES),
+    }
+    if options is not None:
+        settings.update(options.client_kwargs(url))
+    settings.update(kwargs)
+    return _LazyCluster(plain, settings, shown=mask_url(url))
+
+
+class _LazyCluster(RedisCluster):
+    """A ``RedisCluster`` whose slot map is fetched on first use, not in ``__init__``.
+
+    redis-py's constructor talks to the cluster at once and raises if no node
+    answers; streamlib's callers make clients first and then wait for Redis
+    with their own backoff (``ping_until``), which this keeps possible.
+    """
+
+    def __init__(self, url: str, settings: dict[str, Any], *, shown: str) -> None:
+        self._qs_url = url
+        self._qs_shown = shown
+        self._qs_settings = settings
+        self._qs_ready = False
+        self._qs_busy = False
+
+    def _qs_init(self) -> None:
+        if self._qs_ready or self._qs_busy:  # busy: redis-py's __init__ runs commands too
+            return
+        self._qs_busy = True
+        try:
+            RedisCluster.__init__(self, url=self._qs_url, **self._qs_settings)
+        except RedisClusterException as exc:
+            # e.g. "Redis Cluster cannot be connected": weather, like a refused connection.
+            raise redis.ConnectionError(str(exc)) from exc
+        finally:
+            self._qs_busy = False
+        self._qs_ready = True
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes not set yet: before the first use, start it.
+        state = self.__dict__
+        if name.startswith("_qs_") or state.get("_qs_busy") or state.get("_qs_ready"):
+            raise AttributeError(name)
+        self._qs_init()
+        return object.__getattribute__(self, name)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        self._qs_init()
+        return RedisCluster.execute_command(self, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        self._qs_init()
+        return RedisCluster.pipeline(self, transaction, shard_hint)  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        if self._qs_ready:
+            RedisCluster.close(self)
+
+    def __repr__(self) -> str:
+        return f"<streamlib cluster client {self._qs_shown}>"
 
 
 def connect(

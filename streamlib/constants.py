@@ -29,3 +29,6 @@ DEFAULT_MAX_DELIVERIES = 5
 
 #: Envelope schema version written by this release.
 ENVELOPE_VERSION = "1"
+
+#: Upper bound on ``PARTITIONS`` (each replica runs one reader thread per partition).
+MAX_PARTITIONS = 1_024

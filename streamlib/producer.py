@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 import redis
+from redis.exceptions import ClusterDownError, TryAgainError
 
 from .backoff import Backoff
 from .codec import Envelope, encode
@@ -16,7 +17,9 @@ from .errors import ConfigError, RedisUnavailable
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
+#: Resent until the deadline. The last two only happen on Redis Cluster (a
+#: master away or slots moving: CLUSTERDOWN, MASTERDOWN, TRYAGAIN).
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError, ClusterDownError, TryAgainError)
 
 
 class ProducerUnavailable(RedisUnavailable):

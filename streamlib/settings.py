@@ -29,6 +29,7 @@ ENV_VARS: Mapping[str, str] = {
     "block_ms": "BLOCK_MS",
     "min_idle_ms": "MIN_IDLE_MS",
     "max_deliveries": "MAX_DELIVERIES",
+    "partitions": "PARTITIONS",
 }
 
 
@@ -51,6 +52,8 @@ class StreamSettings:
     block_ms: int = constants.DEFAULT_BLOCK_MS
     min_idle_ms: int = constants.DEFAULT_MIN_IDLE_MS
     max_deliveries: int = constants.DEFAULT_MAX_DELIVERIES
+    #: Partitions of the stream (``streamlib.partitions``); 1 = one plain stream.
+    partitions: int = 1
     #: Credentials and TLS files given apart from the URL (``REDIS_PASSWORD`` & co.).
     connection: ConnectionOptions = dataclasses.field(default_factory=ConnectionOptions)
 
@@ -70,6 +73,15 @@ class StreamSettings:
         _check_int("block_ms", self.block_ms, minimum=0)
         _check_int("min_idle_ms", self.min_idle_ms, minimum=1)
         _check_int("max_deliveries", self.max_deliveries, minimum=1)
+        _check_int("partitions", self.partitions, minimum=1, maximum=constants.MAX_PARTITIONS)
+        if self.partitions > 1:
+            if "{" in self.stream or "}" in self.stream:
+                raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
+            if self.dead_letter_stream != self.stream + constants.DEAD_LETTER_SUFFIX:
+                raise ConfigError(
+                    "a custom dead-letter stream is not yet supported with partitions > 1 "
+                    "(each partition has its own, <partition>:dead)"
+                )
 
     @property
     def dead_letters(self) -> str:
@@ -131,7 +143,7 @@ class StreamSettings:
         return f"StreamSettings({body})"
 
 
-_INT_FIELDS = {"batch_size", "block_ms", "min_idle_ms", "max_deliveries"}
+_INT_FIELDS = {"batch_size", "block_ms", "min_idle_ms", "max_deliveries", "partitions"}
 _PARSERS: Mapping[str, Callable[[str], Any]] = {name: int for name in _INT_FIELDS}
 
 

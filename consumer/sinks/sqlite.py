@@ -38,7 +38,14 @@ class SQLiteSink:
             _make_parent(path)
         try:
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
-            self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            # Usable from another thread than the opener's: a partitioned consumer
+            # calls the handler from its partition threads, one at a time (a lock).
+            self._conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")

@@ -1,0 +1,58 @@
+"""Partitioned streams on a real three-master Redis Cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis
+
+from streamlib import (
+    BatchResult,
+    Message,
+    PartitionedConsumer,
+    PartitionedProducer,
+    StreamSettings,
+)
+from streamlib.localcluster import LocalCluster
+from streamlib.partitions import all_partition_settings
+from tests.helpers import quote
+
+
+def test_a_partition_and_its_dead_letters_share_a_slot_and_partitions_spread(
+    cluster: LocalCluster, cluster_client: redis.Redis, cluster_settings: StreamSettings
+) -> None:
+    slots = []
+    for p in all_partition_settings(cluster_settings):
+        slot = cluster_client.cluster_keyslot(p.stream)
+        assert cluster_client.cluster_keyslot(p.dead_letters) == slot
+        slots.append(slot)
+    assert len(set(slots)) == 6
+    owners = {cluster.node_for_slot(s).port for s in slots}
+    assert len(owners) >= 2, "six partitions all on one master: the scheme spreads nothing"
+
+
+def test_produce_consume_and_dead_letter_across_the_cluster(
+    cluster_client: redis.Redis, cluster_settings: StreamSettings
+) -> None:
+    s = cluster_settings
+    producer = PartitionedProducer(cluster_client, s.stream, s.partitions, batch_size=40)
+    producer.send_many(quote(n) for n in range(600))
+    seen: list[str] = []
+
+    def handler(batch: Sequence[Message]) -> BatchResult | None:
+        seen.extend(m.envelope.key for m in batch)
+        bad = {m.id: "poison for the test" for m in batch if m.envelope.data["n"] % 100 == 0}
+        return BatchResult(rejected=bad) if bad else None
+
+    consumer = PartitionedConsumer(s, handler)
+    try:
+        stats = consumer.run(burst=True)
+    finally:
+        consumer.close()
+    assert sorted(seen) == sorted(quote(n).key for n in range(600))
+    assert (stats.acked, stats.dead_lettered) == (594, 6)
+    dead = 0
+    for p in all_partition_settings(s):
+        assert cluster_client.xpending(p.stream, p.group)["pending"] == 0
+        dead += cluster_client.xlen(p.dead_letters)  # moved + acked in one MULTI/EXEC
+    assert dead == 6
