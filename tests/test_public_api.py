@@ -13,6 +13,8 @@ EXPECTED = {
     "GroupInfo",
     "Handler",
     "Message",
+    "PartitionedConsumer",
+    "PartitionedProducer",
     "ProducerUnavailable",
     "RedisUnavailable",
     "StreamProducer",
@@ -27,6 +29,8 @@ EXPECTED = {
     "install_stop_handlers",
     "mask_url",
     "parse_dead_letter",
+    "partition_of",
+    "partition_stream",
 }
 
 
