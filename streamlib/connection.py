@@ -254,6 +254,22 @@ def _sleep(seconds: float, stop: Callable[[], bool] | None) -> None:
         time.sleep(min(left, 0.1))
 
 
+def is_permanent_failure(exc: BaseException) -> bool:
+    """Whether a connection error won't go away by retrying.
+
+    Refused credentials (``AuthenticationError``) and a server certificate
+    that does not verify against the CA: both need a configuration change.
+    """
+    if isinstance(exc, redis.AuthenticationError):
+        return True
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def _is_tls_failure(exc: BaseException) -> bool:
     """Whether a connection error is a TLS verification failure (retrying won't help)."""
     seen: BaseException | None = exc
