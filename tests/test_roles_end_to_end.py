@@ -14,10 +14,8 @@ non-zero exit); ``test_acl*.py`` catch the rights a rule must not have.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +28,7 @@ from streamlib.connection import client_from_url
 from streamlib.server import LocalRedis, free_port
 from tests.aclutil import add_role_user
 from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_count
+from tests.entrypoints import STREAMCTL, clean_env
 from tests.helpers import wait_for
 from tests.producer.conftest import (
     CRAWL_TIMEOUT,
@@ -41,7 +40,6 @@ from tests.producer.conftest import (
 )
 
 PASSWORD = "role-E2E-Secret-5"
-STREAMCTL = str(Path(sys.executable).with_name("streamctl"))
 
 
 @pytest.fixture
@@ -52,17 +50,6 @@ def server(redis_factory: Callable[..., LocalRedis]) -> LocalRedis:
 @pytest.fixture
 def admin(server: LocalRedis) -> redis.Redis:
     return client_from_url(server.url)
-
-
-def clean_env(**variables: str) -> dict[str, str]:
-    """Our environment without any outer Redis / stream settings, plus ``variables``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("REDIS_", "STREAM")) and k not in ("GROUP", "CONSUMER")
-    }
-    env.update(variables)
-    return env
 
 
 @pytest.mark.timeout(300)
