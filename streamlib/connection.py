@@ -37,23 +37,28 @@ PROTOCOL = 2
 
 
 def validate_url(url: str) -> None:
-    """Raise ``ConfigError`` unless ``url`` is a Redis URL streamlib can use."""
+    """Raise ``ConfigError`` unless ``url`` is a Redis URL streamlib can use.
+
+    The message shows the URL masked, and nothing of a value that is not a
+    ``scheme://`` URL at all (a password put in ``REDIS_URL`` by mistake).
+    """
     if not isinstance(url, str) or not url:
         raise ConfigError("Redis URL must be a non-empty string")
+    shown = repr(mask_url(url)) if "://" in url else "(not a scheme:// URL; value not shown)"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from None
+        raise ConfigError(f"invalid Redis URL {shown}: {_safe_error(exc, url)}") from None
     if parts.scheme not in SCHEMES:
         raise ConfigError(
-            f"invalid Redis URL {mask_url(url)!r}: scheme must be one of "
+            f"invalid Redis URL {shown}: scheme must be one of "
             f"{', '.join(s + '://' for s in SCHEMES)}"
         )
     if parts.scheme == "unix" and not parts.path:
-        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: unix:// needs a socket path")
+        raise ConfigError(f"invalid Redis URL {shown}: unix:// needs a socket path")
     if parts.scheme != "unix" and not parts.hostname:
-        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: no host")
+        raise ConfigError(f"invalid Redis URL {shown}: no host")
 
 
 def mask_url(url: str) -> str:
@@ -125,7 +130,11 @@ class ConnectionOptions:
             try:
                 password = Path(self.password_file).read_text().rstrip("\r\n")
             except OSError as exc:
-                raise ConfigError(f"can't read the Redis password file: {exc}") from None
+                # Not the path: a password set as REDIS_PASSWORD_FILE by mistake stays secret.
+                raise ConfigError(
+                    "can't read the Redis password file named by REDIS_PASSWORD_FILE: "
+                    f"{exc.strerror or type(exc).__name__}"
+                ) from None
         if password is not None:
             if parts.password is not None:
                 raise ConfigError("the Redis URL has a password already; give it only once")
