@@ -31,7 +31,7 @@ import redis
 from producer.config import StreamConfig
 from producer.sample_site import SiteServer, generate_site
 from streamlib import RedisUnavailable, StreamSettings
-from streamlib.connection import ConnectionOptions, client_from_url
+from streamlib.connection import ConnectionOptions, client_from_url, mask_url
 from streamlib.server import LocalRedis, free_port
 from tests import entrypoints
 from tests.cli.conftest import POISON
@@ -86,6 +86,10 @@ def credential_envs(server: LocalRedis, tmp_path: Path) -> dict[str, dict[str, s
     plain = server.url
     return {
         "url": entrypoints.clean_env(REDIS_URL=url_with_password(server)),
+        # redis-py also takes credentials as query parameters.
+        "url query": entrypoints.clean_env(
+            REDIS_URL=f"{server.url}?username=app&password={ENCODED}"
+        ),
         "env": entrypoints.clean_env(
             REDIS_URL=plain, REDIS_USERNAME="app", REDIS_PASSWORD=PASSWORD
         ),
@@ -107,6 +111,13 @@ def error_envs(server: LocalRedis) -> dict[str, dict[str, str]]:
         "redis down": entrypoints.clean_env(REDIS_URL=f"redis://app:{ENCODED}@127.0.0.1:{down}/0"),
         "bad scheme": entrypoints.clean_env(REDIS_URL=f"http://app:{ENCODED}@127.0.0.1:1/0"),
         "bad port": entrypoints.clean_env(REDIS_URL=f"redis://app:{ENCODED}@127.0.0.1:99x/0"),
+        # A password with / # @ not percent-encoded: urlsplit sees a path, a fragment...
+        "unencoded password in URL": entrypoints.clean_env(
+            REDIS_URL=f"redis://app:{PASSWORD}@127.0.0.1:{server.port}/0"
+        ),
+        "unencoded password, digits first": entrypoints.clean_env(
+            REDIS_URL=f"redis://app:12/{PASSWORD}@127.0.0.1:{server.port}/0"
+        ),
         "password given twice": entrypoints.clean_env(
             REDIS_URL=url_with_password(server), REDIS_PASSWORD=PASSWORD
         ),
@@ -160,7 +171,7 @@ def test_streamctl_never_prints_the_password(
         run = entrypoints.streamctl(args, credential_envs(server, tmp_path)["url"])
         assert run.returncode == 1, (args, run.output)
         assert_clean(f"streamctl {args}", run.output)
-    assert runs == 2 * 3 * (len(STREAMCTL_COMMANDS) + 1)
+    assert runs == 2 * 4 * (len(STREAMCTL_COMMANDS) + 1)
 
 
 # -- the spider ------------------------------------------------------------------------
@@ -330,3 +341,20 @@ def test_reprs_and_exceptions_never_hold_the_password(server: LocalRedis, tmp_pa
         assert time.monotonic() - started < 30
         texts.append("".join(traceback.format_exception(info.value)))
     assert_clean("a repr or exception", *texts)
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("redis://:pw@h:1/0", "redis://:***@h:1/0"),
+        ("redis://u:p%40w@h/0", "redis://u:***@h/0"),
+        ("redis://u@h/0", "redis://u@h/0"),
+        ("redis://h/0?username=u&password=x%2F&db=1", "redis://h/0?username=u&password=***&db=1"),
+        ("unix://:pw@/tmp/r.sock?db=2", "unix://:***@/tmp/r.sock?db=2"),
+        ("redis://u:a/b#c@h:1/0", "redis://u:***@h:1/0"),  # not percent-encoded
+        ("rediss://:pw@[::1]:6379/0", "rediss://:***@[::1]:6379/0"),
+        ("postgresql://u:pw@db/x?sslpassword=zz", "postgresql://u:***@db/x?sslpassword=***"),
+    ],
+)
+def test_mask_url(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
