@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -181,12 +181,13 @@ class ConnectionOptions:
                     "can't read the Redis password file named by REDIS_PASSWORD_FILE: "
                     f"{exc.strerror or type(exc).__name__}"
                 ) from None
+        query = parse_qs(parts.query)  # redis-py takes ?username= and ?password= too
         if password is not None:
-            if parts.password is not None:
+            if parts.password is not None or "password" in query:
                 raise ConfigError("the Redis URL has a password already; give it only once")
             kwargs["password"] = password
         if self.username is not None:
-            if parts.username:
+            if parts.username or "username" in query:
                 raise ConfigError("the Redis URL has a user name already; give it only once")
             kwargs["username"] = self.username
         tls = {

@@ -108,6 +108,8 @@ def test_password_from_the_environment_is_masked(
     ("url", "options", "message"),
     [
         ("redis://:p@h/0", ConnectionOptions(password="q"), "has a password already"),
+        ("redis://h/0?password=p", ConnectionOptions(password="q"), "has a password already"),
+        ("redis://h/0?username=u", ConnectionOptions(username="v"), "has a user name already"),
         ("redis://h/0", ConnectionOptions(password="a", password_file="/x"), "not both"),
         ("redis://h/0", ConnectionOptions(password_file="/nonexistent"), "password file"),
         ("redis://h/0", ConnectionOptions(tls_ca_file="/etc/hostname"), "need a rediss://"),
