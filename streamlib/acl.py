@@ -7,6 +7,14 @@ Each role gets only the commands its code sends, and only on the stream's keys:
 - ``consumer``: the group loop (XGROUP CREATE, XREADGROUP, XACK, XAUTOCLAIM,
   XPENDING, XINFO GROUPS for metrics) on the stream, MULTI/EXEC, and XADD only
   on the dead-letter stream (a Redis 7 selector), never on the main stream.
+- ``operator``: what every ``streamctl`` command sends. On the stream: the
+  inspection commands (TYPE, XINFO, XLEN, XRANGE/XREVRANGE/XREAD, XPENDING,
+  MEMORY USAGE, TIME), group management (XGROUP CREATE/DESTROY/SETID/
+  DELCONSUMER), XAUTOCLAIM, XADD (replay), XTRIM (safe trim) and EVAL (the
+  prune and reclaim scripts: Redis checks every command a script calls against
+  the same rule). On the dead-letter stream (a selector): XLEN, XRANGE,
+  XREVRANGE, XDEL (replay) and XTRIM (purge). It can't read as a group member
+  (XREADGROUP), acknowledge, delete keys, or touch any other key.
 
 ``rules()`` returns the tokens for ``ACL SETUSER <user> on >PASSWORD <tokens>``;
 ``setuser_line()`` renders them for a config file or ``redis-cli``.
@@ -23,6 +31,7 @@ _GLOB_SPECIALS = "*?[]\\"
 #: Commands every role needs to connect and check liveness.
 _BASE = ("+ping",)
 
+#: Per role: commands allowed on the main stream (and keyless ones such as TIME).
 _ROLE_COMMANDS: dict[str, Sequence[str]] = {
     "producer": ("+xadd", "+xinfo|groups"),
     "consumer": (
@@ -36,6 +45,36 @@ _ROLE_COMMANDS: dict[str, Sequence[str]] = {
         "+exec",
         "+discard",
     ),
+    "operator": (
+        "+time",
+        "+type",
+        "+xinfo|stream",
+        "+xinfo|groups",
+        "+xinfo|consumers",
+        "+memory|usage",
+        "+xlen",
+        "+xrange",
+        "+xrevrange",
+        "+xread",
+        "+xpending",
+        "+xgroup|create",
+        "+xgroup|destroy",
+        "+xgroup|setid",
+        "+xgroup|delconsumer",
+        "+xautoclaim",
+        "+xadd",
+        "+xtrim",
+        "+eval",
+    ),
+}
+
+#: Per role: commands allowed on the dead-letter stream only (a selector).
+_DEAD_LETTER_COMMANDS: dict[str, Sequence[str]] = {
+    "producer": (),
+    # Dead letters: XADD (inside MULTI) on the dead-letter stream only.
+    "consumer": ("+xadd",),
+    # streamctl dead list / show / replay / purge, and info's XLEN.
+    "operator": ("+xlen", "+xrange", "+xrevrange", "+xdel", "+xtrim"),
 }
 
 ROLES: tuple[str, ...] = tuple(_ROLE_COMMANDS)
@@ -52,9 +91,9 @@ def rules(role: str, stream: str, dead_letter_stream: str) -> list[str]:
         raise ConfigError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     tokens = ["resetkeys", "resetchannels", "-@all", *_BASE, *_ROLE_COMMANDS[role]]
     tokens.append(_key_pattern(stream))
-    if role == "consumer":
-        # Dead letters: XADD (inside MULTI) on the dead-letter stream only.
-        tokens.append(f"({_key_pattern(dead_letter_stream)} +xadd)")
+    dead_commands = _DEAD_LETTER_COMMANDS[role]
+    if dead_commands:
+        tokens.append(f"({_key_pattern(dead_letter_stream)} {' '.join(dead_commands)})")
     return tokens
 
 

@@ -13,13 +13,12 @@ import functools
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 import redis
 
 from . import admin, clifmt, constants
-from .connection import ConnectionOptions, mask_url
+from .connection import ConnectionOptions, mask_secrets
 from .durations import parse_duration_ms
 from .errors import ConfigError, RedisUnavailable, StreamlibError
 from .partitions import partition_settings
@@ -58,9 +57,7 @@ def _scrub(message: str) -> str:
     ctx = click.get_current_context(silent=True)
     url = ctx.meta.get("streamctl.url") if ctx is not None else None
     if isinstance(url, str):
-        password = urlsplit(url).password
-        if password:
-            message = message.replace(url, mask_url(url)).replace(password, "***")
+        message = mask_secrets(message, url)
     return message
 
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
@@ -43,25 +43,73 @@ PROTOCOL = 2
 
 
 def validate_url(url: str) -> None:
-    """Raise ``ConfigError`` unless ``url`` is a Redis URL streamlib can use."""
+    """Raise ``ConfigError`` unless ``url`` is a Redis URL streamlib can use.
+
+    The message shows the URL masked, and nothing of a value that is not a
+    ``scheme://`` URL at all (a password put in ``REDIS_URL`` by mistake).
+    """
     if not isinstance(url, str) or not url:
         raise ConfigError("Redis URL must be a non-empty string")
+    shown = repr(mask_url(url)) if "://" in url else "(not a scheme:// URL; value not shown)"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from None
+        # The parser's message may quote a piece of a password that was not encoded.
+        reason = "can't parse it" if url_secrets(url) else str(exc)
+        raise ConfigError(f"invalid Redis URL {shown}: {reason}") from None
+    if _split_userinfo(url) is not None and "@" not in parts.netloc:
+        raise ConfigError(
+            f"invalid Redis URL {shown}: percent-encode a password's '/', '#', '?' and '@'"
+        )
     if parts.scheme not in SCHEMES:
         raise ConfigError(
-            f"invalid Redis URL {mask_url(url)!r}: scheme must be one of "
+            f"invalid Redis URL {shown}: scheme must be one of "
             f"{', '.join(s + '://' for s in SCHEMES)}"
         )
     if parts.scheme == "unix" and not parts.path:
-        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: unix:// needs a socket path")
+        raise ConfigError(f"invalid Redis URL {shown}: unix:// needs a socket path")
     if parts.scheme != "unix" and not parts.hostname:
-        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: no host")
+        raise ConfigError(f"invalid Redis URL {shown}: no host")
     if is_cluster_url(url) and parts.path.strip("/") not in ("", "0"):
-        raise ConfigError(f"invalid Redis URL {mask_url(url)!r}: Redis Cluster has only database 0")
+        raise ConfigError(f"invalid Redis URL {shown}: Redis Cluster has only database 0")
+
+
+def _split_userinfo(url: str) -> tuple[str, str, str] | None:
+    """``(before, password, after)`` when ``url``'s user info holds a password.
+
+    Found by plain string search, not ``urlsplit``: a password whose ``/``,
+    ``#``, ``?`` or ``@`` was not percent-encoded fools a URL parser (part of it
+    lands in the path or fragment) but is still cut out here. The user info
+    ends at the last ``@`` before any ``?``.
+    """
+    scheme, sep, rest = url.partition("://")
+    head = rest.partition("?")[0]
+    if not sep or "@" not in head:
+        return None
+    userinfo = head.rsplit("@", 1)[0]
+    user, colon, password = userinfo.partition(":")
+    if not colon:
+        return None
+    before = f"{scheme}://{user}:"
+    return before, password, url[len(before) + len(password) :]
+
+
+def _query_secrets(url: str) -> list[tuple[str, str]]:
+    """``(name, value)`` of query parameters that hold a password (redis-py takes them)."""
+    query = url.partition("?")[2].partition("#")[0]
+    pairs = (item.partition("=") for item in query.split("&") if item)
+    return [(name, value) for name, _, value in pairs if "pass" in name.lower() and value]
+
+
+def url_secrets(url: str) -> list[str]:
+    """Every password in ``url`` (user info, ``?password=``), as written and decoded."""
+    found = [value for _, value in _query_secrets(url)]
+    userinfo = _split_userinfo(url)
+    if userinfo is not None and userinfo[1]:
+        found.append(userinfo[1])
+    found += [unquote(f) for f in found]
+    return sorted({f for f in found if f}, key=len, reverse=True)
 
 
 def is_cluster_url(url: str) -> bool:
@@ -70,23 +118,26 @@ def is_cluster_url(url: str) -> bool:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (the user name is kept)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{user}:***@{host}" + (f":{port}" if port is not None else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its passwords replaced by ``***`` (the user name is kept).
+
+    Masks the user info's password, even one not percent-encoded, and query
+    parameters named like ``password``.
+    """
+    userinfo = _split_userinfo(url)
+    if userinfo is not None:
+        before, _, after = userinfo
+        url = f"{before}***{after}"
+    for name, value in _query_secrets(url):
+        url = url.replace(f"{name}={value}", f"{name}=***")
+    return url
+
+
+def mask_secrets(text: str, url: str) -> str:
+    """``text`` with ``url`` masked and each of its passwords replaced by ``***``."""
+    text = text.replace(url, mask_url(url))
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 ENV_VARS: Mapping[str, str] = {
@@ -138,13 +189,18 @@ class ConnectionOptions:
             try:
                 password = Path(self.password_file).read_text().rstrip("\r\n")
             except OSError as exc:
-                raise ConfigError(f"can't read the Redis password file: {exc}") from None
+                # Not the path: a password set as REDIS_PASSWORD_FILE by mistake stays secret.
+                raise ConfigError(
+                    "can't read the Redis password file named by REDIS_PASSWORD_FILE: "
+                    f"{exc.strerror or type(exc).__name__}"
+                ) from None
+        query = parse_qs(parts.query)  # redis-py takes ?username= and ?password= too
         if password is not None:
-            if parts.password is not None:
+            if parts.password is not None or "password" in query:
                 raise ConfigError("the Redis URL has a password already; give it only once")
             kwargs["password"] = password
         if self.username is not None:
-            if parts.username:
+            if parts.username or "username" in query:
                 raise ConfigError("the Redis URL has a user name already; give it only once")
             kwargs["username"] = self.username
         tls = {
@@ -361,6 +417,22 @@ def _sleep(seconds: float, stop: Callable[[], bool] | None) -> None:
         time.sleep(min(left, 0.1))
 
 
+def is_permanent_failure(exc: BaseException) -> bool:
+    """Whether a connection error won't go away by retrying.
+
+    Refused credentials (``AuthenticationError``) and a server certificate
+    that does not verify against the CA: both need a configuration change.
+    """
+    if isinstance(exc, redis.AuthenticationError):
+        return True
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def _is_tls_failure(exc: BaseException) -> bool:
     """Whether a connection error is a TLS verification failure (retrying won't help)."""
     seen: BaseException | None = exc
@@ -373,7 +445,5 @@ def _is_tls_failure(exc: BaseException) -> bool:
 
 
 def _safe_error(exc: BaseException, url: str) -> str:
-    """An exception's message with the URL's password, if any, masked."""
-    text = str(exc) or type(exc).__name__
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
+    """An exception's message with the URL's passwords, if any, masked."""
+    return mask_secrets(str(exc) or type(exc).__name__, url)

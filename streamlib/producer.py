@@ -12,6 +12,7 @@ from redis.exceptions import ClusterDownError, TryAgainError
 
 from .backoff import Backoff
 from .codec import Envelope, encode
+from .connection import is_permanent_failure
 from .constants import DEFAULT_BATCH_SIZE
 from .errors import ConfigError, RedisUnavailable
 
@@ -40,7 +41,9 @@ class StreamProducer:
     ``send_many`` sends batches of ``batch_size`` XADDs in one pipelined round
     trip each (no MULTI: a batch is not atomic, but it arrives in order). A
     batch that fails on a connection error is sent again whole, with backoff,
-    for up to ``retry_timeout`` seconds: some of its entries may then be in the
+    for up to ``retry_timeout`` seconds (not when Redis refuses the credentials
+    or the server's certificate does not verify: that fails at once): some of
+    its entries may then be in the
     stream twice, with the same ``key``, which idempotent consumers absorb
     (at-least-once). After the deadline, ``ProducerUnavailable`` says how many
     envelopes were not delivered. Entries are never trimmed here: retention is
@@ -80,9 +83,13 @@ class StreamProducer:
             try:
                 ids.extend(self._send_batch(batch))
             except RETRYABLE as exc:
+                why = (
+                    "Redis refused the connection (credentials or TLS certificate)"
+                    if is_permanent_failure(exc)
+                    else f"Redis unreachable for {self.retry_timeout:g}s"
+                )
                 raise ProducerUnavailable(
-                    f"Redis unreachable for {self.retry_timeout:g}s; "
-                    f"{len(pending) - start} envelope(s) not delivered: {exc}",
+                    f"{why}; {len(pending) - start} envelope(s) not delivered: {exc}",
                     undelivered=len(pending) - start,
                 ) from exc
         return ids
@@ -99,8 +106,8 @@ class StreamProducer:
                     replies = pipe.execute()
             except RETRYABLE as exc:
                 delay = backoff.next_delay()
-                if time.monotonic() + delay > deadline:
-                    raise
+                if is_permanent_failure(exc) or time.monotonic() + delay > deadline:
+                    raise  # waiting can't fix refused credentials or an unverifiable server
                 self.retries += 1
                 log.warning("XADD batch failed (%s); resending in %.2fs", exc, delay)
                 time.sleep(delay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 import redis
@@ -92,3 +93,12 @@ def test_rules_escape_glob_characters_and_refuse_unknown_roles() -> None:
     )
     with pytest.raises(ValueError, match="unknown role"):
         acl.rules("admin", "quotes", "quotes:dead")
+
+
+def test_docs_show_exactly_the_rules_the_code_grants() -> None:
+    """docs/security.md documents each role's rule: code and docs can't drift apart."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text()
+    documented = {line.split()[2]: line for line in doc.splitlines() if line.startswith("ACL ")}
+    assert set(documented) == set(acl.ROLES)
+    for role in acl.ROLES:
+        assert documented[role] == acl.setuser_line(role, role, "quotes", "quotes:dead")

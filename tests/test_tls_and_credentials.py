@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from streamlib import ConfigError, RedisUnavailable, StreamSettings, connect
-from streamlib.connection import ConnectionOptions
+from streamlib import (
+    ConfigError,
+    ProducerUnavailable,
+    RedisUnavailable,
+    StreamProducer,
+    StreamSettings,
+    connect,
+)
+from streamlib.connection import ConnectionOptions, client_from_url
 from streamlib.server import LocalRedis, free_port
+from tests.helpers import quote
 from tests.tlsutil import TLSFiles, make_tls_files
 
 SECRET = "tls-Secret-42"
@@ -100,6 +108,8 @@ def test_password_from_the_environment_is_masked(
     ("url", "options", "message"),
     [
         ("redis://:p@h/0", ConnectionOptions(password="q"), "has a password already"),
+        ("redis://h/0?password=p", ConnectionOptions(password="q"), "has a password already"),
+        ("redis://h/0?username=u", ConnectionOptions(username="v"), "has a user name already"),
         ("redis://h/0", ConnectionOptions(password="a", password_file="/x"), "not both"),
         ("redis://h/0", ConnectionOptions(password_file="/nonexistent"), "password file"),
         ("redis://h/0", ConnectionOptions(tls_ca_file="/etc/hostname"), "need a rediss://"),
@@ -112,3 +122,25 @@ def test_conflicting_or_missing_options_are_config_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         options.client_kwargs(url)
+
+
+def test_the_producer_does_not_retry_refused_credentials_or_a_wrong_ca(
+    tls_server: tuple[LocalRedis, int, TLSFiles], tmp_path: Path
+) -> None:
+    server, port, _ = tls_server
+    other = make_tls_files(tmp_path / "other", prefix="other-")
+    cases = [
+        (server.url, ConnectionOptions(password=SECRET + "-wrong"), "refused the connection"),
+        (
+            f"rediss://127.0.0.1:{port}/0",
+            ConnectionOptions(password=SECRET, tls_ca_file=str(other.ca)),
+            "certificate verify failed",
+        ),
+    ]
+    for url, options, message in cases:
+        producer = StreamProducer(client_from_url(url, options), "s", retry_timeout=120)
+        started = time.monotonic()
+        with pytest.raises(ProducerUnavailable, match=message) as info:
+            producer.send_many([quote(1)])
+        assert time.monotonic() - started < 15 and producer.retries == 0
+        assert info.value.undelivered == 1 and SECRET not in str(info.value)
