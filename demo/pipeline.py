@@ -16,7 +16,8 @@ from typing import cast
 
 import redis
 
-from streamlib import StreamSettings, admin
+from streamlib import ConnectionOptions, StreamSettings, admin
+from streamlib.connection import ENV_VARS as CONNECTION_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,8 +89,13 @@ class Pipeline:
     # -- processes ------------------------------------------------------------
 
     def _env(self, **extra: str) -> dict[str, str]:
+        """The children's environment: exactly this run's Redis, stream and group."""
         s = self.settings
-        env = {**os.environ, "REDIS_URL": s.redis_url, "STREAM": s.stream, "GROUP": s.group}
+        env = dict(os.environ)
+        if s.connection == ConnectionOptions():  # e.g. the embedded server: no credentials
+            for name in CONNECTION_ENV.values():
+                env.pop(name, None)
+        env.update(REDIS_URL=s.redis_url, STREAM=s.stream, GROUP=s.group)
         env.setdefault("SCRAPY_SETTINGS_MODULE", "producer.settings")
         env.update(extra)
         return env

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 import redis
 
-from streamlib import StreamSettings, client_from_url, mask_url
+from streamlib import ConfigError, RedisUnavailable, StreamSettings, client_from_url, mask_url
 from streamlib.server import LocalRedis
 
 from .pipeline import Pipeline, Status
@@ -60,11 +60,15 @@ def main(
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(_redis(redis_url, data))
+        try:
+            settings = stack.enter_context(_redis(redis_url, data))
+        except (ConfigError, RedisUnavailable) as exc:
+            log.error("%s", exc)
+            sys.exit(1)
         if offline and start_url is None:
             start_url = stack.enter_context(_sample_site(data / "site"))
         pipeline = Pipeline(
-            settings=StreamSettings.from_env(redis_url=url),
+            settings=settings,
             start_url=start_url or REAL_SITE,
             polite=not offline,
             consumers=consumers,
@@ -78,26 +82,34 @@ def main(
 
 
 @contextlib.contextmanager
-def _redis(url: str, data: Path) -> Iterator[str]:
-    """The Redis at ``url`` if it answers, else a private persistent one."""
-    if not _answers(url):
-        log.info("no Redis at %s: starting an embedded one", mask_url(url))
-    else:
+def _redis(url: str, data: Path) -> Iterator[StreamSettings]:
+    """Settings for the Redis at ``url`` if it answers, else for a private persistent one.
+
+    The Redis at ``url`` is used with the credentials of the environment
+    (``REDIS_PASSWORD`` & co.); the embedded one has none. Refused credentials
+    or a failed TLS handshake are errors, not a reason to start another server.
+    """
+    settings = StreamSettings.from_env(redis_url=url)
+    if _answers(settings):
         log.info("using the Redis at %s", mask_url(url))
-        yield url
+        yield settings
         return
+    log.info("no Redis at %s: starting an embedded one", mask_url(url))
     with LocalRedis(data_dir=data / "redis", persistent=True) as server:
         log.info("embedded %s on %s (AOF in %s)", Path(server.binary).name, server.url, data)
-        yield server.url
+        yield StreamSettings(redis_url=server.url)
     log.info("embedded Redis stopped")
 
 
-def _answers(url: str) -> bool:
-    """Whether a Redis answers at ``url`` right now (one quick PING, no retries)."""
-    settings = StreamSettings.from_env(redis_url=url)
-    client = client_from_url(url, settings.connection, socket_connect_timeout=1.0)
+def _answers(settings: StreamSettings) -> bool:
+    """Whether a Redis answers right now (one quick PING, no retries)."""
+    client = client_from_url(settings.redis_url, settings.connection, socket_connect_timeout=1.0)
     try:
         return bool(client.ping())
+    except redis.AuthenticationError:
+        raise RedisUnavailable(
+            f"Redis at {mask_url(settings.redis_url)} refused the credentials"
+        ) from None
     except (redis.ConnectionError, redis.TimeoutError):
         return False
     finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 import traceback
 import urllib.error
@@ -358,3 +359,30 @@ def test_reprs_and_exceptions_never_hold_the_password(server: LocalRedis, tmp_pa
 )
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
+
+
+# -- make demo -------------------------------------------------------------------------
+
+
+def run_demo(env: dict[str, str], data: Path) -> entrypoints.Run:
+    command = [sys.executable, "-m", "demo", "--offline", "--data-dir", str(data)]
+    return entrypoints.run(command, env, timeout=240)
+
+
+def test_the_demo_never_prints_the_password(
+    server: LocalRedis, admin: redis.Redis, tmp_path: Path
+) -> None:
+    for how, env in credential_envs(server, tmp_path).items():
+        done = run_demo(env, tmp_path / how.replace(" ", "-"))
+        assert done.returncode == 0, f"{how}: {done.output[-3000:]}"
+        assert "every record stored once" in done.output, how
+        assert "using the Redis at" in done.output, how  # not an embedded fallback
+        logs = "".join(p.read_text() for p in (tmp_path / how.replace(" ", "-")).rglob("*.log"))
+        assert_clean(f"make demo ({how})", done.output, logs)
+    wrong = run_demo(
+        entrypoints.clean_env(REDIS_URL=url_with_password(server, quote("nope", safe=""))),
+        tmp_path / "wrong",
+    )
+    assert wrong.returncode == 1
+    assert "refused the credentials" in wrong.output  # an error, not an embedded fallback
+    assert_clean("make demo (wrong password)", wrong.output)
