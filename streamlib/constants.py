@@ -27,5 +27,9 @@ DEFAULT_MIN_IDLE_MS = 30_000
 #: After this many deliveries an entry is moved to the dead-letter stream.
 DEFAULT_MAX_DELIVERIES = 5
 
+#: Largest field value a consumer decodes (1 MiB). A quote is a few KB; a
+#: bigger field is a bug or an attack, and it goes to the dead letters.
+MAX_FIELD_BYTES = 1 << 20
+
 #: Envelope schema version written by this release.
 ENVELOPE_VERSION = "1"
