@@ -84,6 +84,8 @@ class ConsumerStats:
     acked: int = 0
     failed: int = 0
     reclaimed: int = 0
+    #: Entries read that had been delivered before (reclaimed, or own pending re-read).
+    redelivered: int = 0
     dead_lettered: int = 0
     deleted_acked: int = 0
     handler_errors: int = 0
@@ -276,6 +278,8 @@ class GroupConsumer:
                 self.stats.deleted_acked += 1
                 continue
             deliveries = counts.get(entry_id, 1) if counts is not None else 1
+            if deliveries > 1:
+                self.stats.redelivered += 1
             if deliveries > maximum:
                 reason = f"delivered {deliveries} times (max_deliveries={maximum})"
                 dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
