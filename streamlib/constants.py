@@ -19,9 +19,9 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_BLOCK_MS = 2_000
 
 #: An entry pending longer than this with some consumer is presumed abandoned
-#: (its consumer died or hangs) and is reclaimed with XAUTOCLAIM. It must be
-#: well above the slowest batch's handling time, or healthy replicas steal
-#: each other's work (harmless for idempotent sinks, but wasted).
+#: (its consumer died or hangs) and is reclaimed with XAUTOCLAIM. A batch in
+#: hand is renewed every third of it (``lease``), so it bounds how long a
+#: stuck consumer's entries wait, not how long a batch may take.
 DEFAULT_MIN_IDLE_MS = 30_000
 
 #: After this many deliveries an entry is moved to the dead-letter stream.
