@@ -32,6 +32,7 @@ HERE = Path(__file__).parent
 RATE = 800.0
 
 
+@pytest.mark.chaos
 @pytest.mark.timeout(900)
 def test_nothing_is_lost_under_faults(chaos_seed: int, chaos_size: int, tmp_path: Path) -> None:
     print(f"chaos seed {chaos_seed} size {chaos_size} (rerun: --chaos-seed {chaos_seed})")
@@ -121,9 +122,15 @@ def check_and_count(world: ChaosWorld, seed: int, size: int) -> dict[str, object
         "replicas_started": len(world.every),
         "replicas_killed": len(world.killed),
         # Killed replicas count up to their last progress line (1 s): lower bounds.
+        # Redis 7.0 may lose the group's read counter in an AOF reload (nil).
+        "entries_read_after_restarts": ours["entries-read"],
         "redeliveries_observed": sum(s.get("redelivered", 0) for s in stats),
         "reclaimed": sum(s.get("reclaimed", 0) for s in stats),
-        "duplicates_suppressed_by_sink": handled - len(stored),
+        # Upserts that hit an existing key: at least every re-sent entry (each
+        # acked, so stored), and at least what the replicas' counters show.
+        "duplicates_suppressed_by_sink": max(
+            handled - len(stored), entries - size - len(world.poison_ids)
+        ),
     }
 
 

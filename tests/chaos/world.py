@@ -22,10 +22,9 @@ from pathlib import Path
 
 import redis
 
-from streamlib.admin import group as group_info
 from streamlib.connection import client_from_url
 from streamlib.server import LocalRedis
-from tests.consumer.replicas import Replica, consumer_command
+from tests.consumer.replicas import Replica, consumer_command, drained
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = "quotes"
@@ -268,14 +267,7 @@ class ChaosWorld:
         """Producer finished and every entry of the stream read and acknowledged."""
         if not self.producer_done():
             return False
-        total = self.retry(lambda c: c.xlen(STREAM))
-        info = self.retry(lambda c: group_info(c, STREAM, GROUP))
-        return (
-            info is not None
-            and info.pending == 0
-            and info.lag == 0
-            and (info.entries_read or 0) >= total
-        )
+        return bool(self.retry(lambda c: drained(c, STREAM, GROUP, c.xlen(STREAM))))
 
     def crashed(self) -> list[str]:
         """Logs of replicas that exited although nobody killed or stopped them."""
