@@ -35,7 +35,9 @@ RATE = 800.0
 @pytest.mark.chaos
 @pytest.mark.timeout(900)
 def test_nothing_is_lost_under_faults(chaos_seed: int, chaos_size: int, tmp_path: Path) -> None:
-    print(f"chaos seed {chaos_seed} size {chaos_size} (rerun: --chaos-seed {chaos_seed})")
+    started = f"chaos seed {chaos_seed} size {chaos_size} (rerun: --chaos-seed {chaos_seed})"
+    print(started)
+    REPORT_LINES.append(started)  # in the summary even if the run fails
     rng = random.Random(chaos_seed)
     produce_seconds = chaos_size / RATE
     faults = schedule(rng, kills=max(4, int(produce_seconds // 6)))
