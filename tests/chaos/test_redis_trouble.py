@@ -117,14 +117,15 @@ def test_redis_killed_mid_batch_loses_nothing(
 def test_a_handler_slower_than_min_idle_keeps_its_batch(
     client: redis.Redis, settings: StreamSettings
 ) -> None:
-    ours = settings.replace(min_idle_ms=300, batch_size=10, max_deliveries=2)
+    # Renewed every 200 ms against a 600 ms min-idle: 400 ms of slack for a busy machine.
+    ours = settings.replace(min_idle_ms=600, batch_size=10, max_deliveries=2)
     StreamProducer(client, ours.stream).send_many(quote(n) for n in range(40))
     handled: list[tuple[str, str]] = []
     lock = threading.Lock()
 
     def slow(name: str) -> Callable[[Sequence[Message]], None]:
         def handle(batch: Sequence[Message]) -> None:
-            time.sleep(1.0)  # the slow sink under test: over 3x min-idle per batch
+            time.sleep(2.0)  # the slow sink under test: over 3x min-idle per batch
             with lock:
                 handled.extend((name, m.envelope.key) for m in batch)
 
