@@ -16,7 +16,7 @@ def format_stats(stats: ConsumerStats) -> str:
     """The counters of ``stats`` as ``name=value`` pairs (the last line parses these)."""
     return (
         f"read={stats.read} handled={stats.handled} acked={stats.acked} "
-        f"failed={stats.failed} reclaimed={stats.reclaimed} "
+        f"failed={stats.failed} reclaimed={stats.reclaimed} redelivered={stats.redelivered} "
         f"dead_lettered={stats.dead_lettered} handler_errors={stats.handler_errors} "
         f"redis_errors={stats.redis_errors}"
     )

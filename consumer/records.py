@@ -80,14 +80,14 @@ def _required(data: Mapping[str, Any], name: str, kind: str) -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value.strip():
         raise InvalidRecord(f"invalid {kind}: {name!r} must be a non-empty string")
-    return value
+    return _storable(value, name, kind)
 
 
 def _optional(data: Mapping[str, Any], name: str, kind: str) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
         raise InvalidRecord(f"invalid {kind}: {name!r} must be a string or absent")
-    return value
+    return value if value is None else _storable(value, name, kind)
 
 
 def _tags(data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -96,4 +96,19 @@ def _tags(data: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidRecord("invalid quote: 'tags' must be a list of strings")
-    return tuple(tags)
+    return tuple(_storable(t, "tags", QUOTE) for t in tags)
+
+
+def _storable(value: str, name: str, kind: str) -> str:
+    """``value`` if every sink can store it; a record no sink takes would fail its whole batch.
+
+    PostgreSQL text can't hold NUL, and no sink can encode a lone surrogate
+    (which the standard library's JSON parser lets through).
+    """
+    if "\x00" in value:
+        raise InvalidRecord(f"invalid {kind}: {name!r} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRecord(f"invalid {kind}: {name!r} is not valid Unicode") from None
+    return value

@@ -12,7 +12,8 @@ Fields of an entry (all strings on the wire):
 
 ``decode`` turns the fields back into an ``Envelope`` or raises ``DecodeError``
 with a short reason; such an entry is a poison entry and goes to the
-dead-letter stream. Unknown extra fields are ignored (forward compatible).
+dead-letter stream. Unknown extra fields are ignored (forward compatible),
+but no field may hold more than ``MAX_FIELD_BYTES`` (1 MiB).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import jsonutil
-from .constants import ENVELOPE_VERSION
+from .constants import ENVELOPE_VERSION, MAX_FIELD_BYTES
 from .errors import DecodeError
 
 #: Wire type of an entry's fields as redis-py returns them (RESP2, bytes).
@@ -64,6 +65,12 @@ def encode(envelope: Envelope) -> dict[str, bytes | str]:
 
 def decode(fields: Fields) -> Envelope:
     """The envelope in an entry's fields, or ``DecodeError`` saying what is wrong."""
+    for name, value in fields.items():
+        if len(value) > MAX_FIELD_BYTES:
+            raise DecodeError(
+                f"field {name.decode('utf-8', 'replace')!r} is {len(value)} bytes, "
+                f"over the limit of {MAX_FIELD_BYTES}"
+            )
     version = _text(fields, b"v")
     if version != ENVELOPE_VERSION:
         raise DecodeError(f"unsupported envelope version {version!r}")
@@ -74,7 +81,7 @@ def decode(fields: Fields) -> Envelope:
         ts = int(raw_ts)
     except ValueError:
         raise DecodeError("field 'ts' is not an integer") from None
-    raw_data = _field(fields, b"data")
+    raw_data = _text(fields, b"data")
     try:
         data = jsonutil.loads(raw_data)
     except ValueError:

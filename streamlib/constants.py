@@ -19,13 +19,17 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_BLOCK_MS = 2_000
 
 #: An entry pending longer than this with some consumer is presumed abandoned
-#: (its consumer died or hangs) and is reclaimed with XAUTOCLAIM. It must be
-#: well above the slowest batch's handling time, or healthy replicas steal
-#: each other's work (harmless for idempotent sinks, but wasted).
+#: (its consumer died or hangs) and is reclaimed with XAUTOCLAIM. A batch in
+#: hand is renewed every third of it (``lease``), so it bounds how long a
+#: stuck consumer's entries wait, not how long a batch may take.
 DEFAULT_MIN_IDLE_MS = 30_000
 
 #: After this many deliveries an entry is moved to the dead-letter stream.
 DEFAULT_MAX_DELIVERIES = 5
+
+#: Largest field value a consumer decodes (1 MiB). A quote is a few KB; a
+#: bigger field is a bug or an attack, and it goes to the dead letters.
+MAX_FIELD_BYTES = 1 << 20
 
 #: Envelope schema version written by this release.
 ENVELOPE_VERSION = "1"

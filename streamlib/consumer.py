@@ -8,6 +8,7 @@ The loop, in the order it runs::
         every claim interval: XAUTOCLAIM sweep           # what dead replicas left
         XREADGROUP ... > COUNT batch BLOCK block-ms      # new entries
         decode -> handler(batch) -> XACK the ones that succeeded
+        (while the handler runs, its batch's lease is renewed: XCLAIM JUSTID)
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry whose handler failed stays pending and is retried
@@ -15,6 +16,9 @@ when a sweep reclaims it after ``min_idle_ms``; an entry delivered more than
 ``max_deliveries`` times, or that can't be decoded, or that the handler
 rejects, moves to the dead-letter stream and is acknowledged in the same
 MULTI/EXEC. Handlers must therefore be idempotent (upsert on ``key``).
+A handler slower than ``min_idle_ms`` keeps its batch: every third of
+min-idle the consumer re-claims the ids still pending with it (``Lease``),
+so only a dead or stuck consumer's entries look idle.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .backoff import Backoff
 from .codec import Envelope, decode
 from .deadletter import dead_letter_fields
 from .errors import DecodeError
+from .lease import Lease
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -84,6 +89,8 @@ class ConsumerStats:
     acked: int = 0
     failed: int = 0
     reclaimed: int = 0
+    #: Entries read that had been delivered before (reclaimed, or own pending re-read).
+    redelivered: int = 0
     dead_lettered: int = 0
     deleted_acked: int = 0
     handler_errors: int = 0
@@ -126,6 +133,8 @@ class GroupConsumer:
         self._backoff = backoff or Backoff(base=0.1, cap=10.0)
         s = settings
         self._stream, self._group, self._me = s.stream, s.group, s.consumer
+        #: While a handler runs, its batch is renewed this often (see ``lease``).
+        self._lease_interval = max(0.01, s.min_idle_ms / 3000)
 
     # -- control ------------------------------------------------------------
 
@@ -276,6 +285,8 @@ class GroupConsumer:
                 self.stats.deleted_acked += 1
                 continue
             deliveries = counts.get(entry_id, 1) if counts is not None else 1
+            if deliveries > 1:
+                self.stats.redelivered += 1
             if deliveries > maximum:
                 reason = f"delivered {deliveries} times (max_deliveries={maximum})"
                 dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
@@ -295,8 +306,11 @@ class GroupConsumer:
         self, messages: list[Message], entries: Sequence[RawEntry], dead: list[_DeadEntry]
     ) -> list[bytes]:
         """Run the handler; returns the ids to ack, appends rejected ones to ``dead``."""
+        ids = [m.id for m in messages]
+        lease = Lease(self.client, self._stream, self._group, self._me, ids, self._lease_interval)
         try:
-            result = self.handler(messages)
+            with lease:
+                result = self.handler(messages)
         except Exception:
             self.stats.handler_errors += 1
             self.stats.failed += len(messages)

@@ -32,4 +32,7 @@ def loads(raw: bytes | str) -> Any:
         return orjson.loads(raw)
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8")
-    return json.loads(raw)
+    try:
+        return json.loads(raw)
+    except RecursionError:  # nesting deeper than the stack (orjson: depth limit)
+        raise ValueError("JSON nested too deeply") from None

@@ -65,6 +65,10 @@ COUNTERS = {
     "acked": ("streamlib_consumer_acked", "Entries acknowledged after success."),
     "failed": ("streamlib_consumer_failed", "Entries left pending after a failure."),
     "reclaimed": ("streamlib_consumer_reclaimed", "Entries taken over with XAUTOCLAIM."),
+    "redelivered": (
+        "streamlib_consumer_redelivered",
+        "Entries read that had been delivered before (reclaimed or own pending).",
+    ),
     "dead_lettered": (
         "streamlib_consumer_dead_lettered",
         "Entries moved to the dead-letter stream.",

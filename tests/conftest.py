@@ -23,6 +23,20 @@ from streamlib.server import LocalRedis
 IN_CI = bool(os.environ.get("CI"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of the chaos suite (here: only the root conftest may add options)."""
+    group = parser.getgroup("chaos", "chaos scenario (tests/chaos)")
+    group.addoption(
+        "--chaos-seed", type=int, default=None, help="seed of the fault schedule (env CHAOS_SEED)"
+    )
+    group.addoption(
+        "--chaos-size",
+        type=int,
+        default=None,
+        help="distinct keys the producer sends (env CHAOS_SIZE; default 20000)",
+    )
+
+
 def _unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI needs this: {reason}")

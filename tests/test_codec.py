@@ -35,7 +35,12 @@ def test_ts_defaults_to_now_in_ms() -> None:
         (lambda f: f.update({b"data": b"[1, 2]"}), "field 'data' is a JSON list, not an object"),
         (lambda f: f.update({b"ts": b"yesterday"}), "field 'ts' is not an integer"),
         (lambda f: f.update({b"type": b"\xff\xfe"}), "field 'type' is not valid UTF-8"),
-        (lambda f: f.update({b"data": b'{"a": "\xff"}'}), "field 'data' is not valid JSON"),
+        (lambda f: f.update({b"data": b'{"a": "\xff"}'}), "field 'data' is not valid UTF-8"),
+        (lambda f: f.update({b"data": b""}), "empty field 'data'"),
+        (
+            lambda f: f.update({b"extra": b"x" * (1 << 20 | 1)}),
+            "field 'extra' is 1048577 bytes, over the limit of 1048576",
+        ),
         (lambda f: f.update({b"key": b""}), "empty field 'key'"),
     ],
 )

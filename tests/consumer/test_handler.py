@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import redis
 
 from consumer.handler import QuoteHandler
@@ -43,3 +44,24 @@ def test_valid_records_are_stored_and_invalid_ones_dead_lettered_with_reason(
     }
     assert all(d.fields[b"type"] in (b"tweet", b"quote") for d in dead)
     assert client.xpending(settings.stream, settings.group)["pending"] == 0
+
+
+def test_a_nul_in_text_is_dead_lettered_and_does_not_sink_its_batch_in_postgresql(
+    client: redis.Redis, settings: StreamSettings, pg_url: str
+) -> None:
+    """PostgreSQL refuses NUL in text: without the check the whole batch failed, every time."""
+    nul = Envelope(type="quote", key="q-nul", data={"text": "a\x00b", "author": "a"})
+    ids = StreamProducer(client, settings.stream).send_many([quote(1), nul, quote(2)])
+    sink = open_sink(pg_url)
+    try:
+        stats = GroupConsumer(client, settings, QuoteHandler(sink)).run(burst=True)
+    finally:
+        sink.close()
+    assert (stats.handled, stats.dead_lettered, stats.handler_errors) == (2, 1, 0)
+    dead = [parse_dead_letter(i, f) for i, f in client.xrange(settings.dead_letters)]
+    assert [(d.orig_id, d.reason) for d in dead] == [
+        (ids[1], "invalid quote: 'text' contains a NUL character")
+    ]
+    with psycopg.connect(pg_url) as conn:
+        keys = {k for (k,) in conn.execute("SELECT key FROM quotes").fetchall()}
+    assert keys == {quote(1).key, quote(2).key}

@@ -68,6 +68,9 @@ def test_author() -> None:
         ("quote", {"text": "t", "author": "a", "page_url": 5}, "'page_url' must be a string"),
         ("author", {"born_date": "x"}, "invalid author: 'name' must be a non-empty string"),
         ("tweet", {"text": "t"}, "unknown record type 'tweet'"),
+        ("quote", {"text": "a\x00b", "author": "a"}, "'text' contains a NUL character"),
+        ("quote", {"text": "t", "author": "a", "tags": ["\x00"]}, "'tags' contains a NUL"),
+        ("author", {"name": "n", "url": "\ud800"}, "invalid author: 'url' is not valid Unicode"),
     ],
 )
 def test_invalid_records_say_why(type_: str, data: dict[str, object], reason: str) -> None:
