@@ -47,10 +47,20 @@ RawEntry = tuple[bytes, dict[bytes, bytes]]
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)  # includes LOADING
 #: Replies meaning the group (or the whole stream) is gone: recreate it.
-#: UNBLOCKED is what a blocked XREADGROUP gets when its stream is deleted.
-GROUP_GONE = ("NOGROUP", "UNBLOCKED")
+#: "UNBLOCKED the stream key no longer exists" is what a blocked XREADGROUP
+#: gets when its stream is deleted (other UNBLOCKED replies, e.g. on a
+#: failover's "instance state changed", are transient).
+GROUP_GONE = ("NOGROUP", "UNBLOCKED the stream key no longer exists")
 #: Replies worth waiting out like a connection loss.
-TRANSIENT = ("OOM", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN")
+TRANSIENT = ("OOM", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "UNBLOCKED")
+#: The same replies when redis-py raises them as their own classes (their
+#: messages lose the prefix).
+TRANSIENT_TYPES = (
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.OutOfMemoryError,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -191,7 +201,7 @@ class GroupConsumer:
                         self._group,
                         self._stream,
                     )
-                elif str(exc).startswith(TRANSIENT):
+                elif isinstance(exc, TRANSIENT_TYPES) or str(exc).startswith(TRANSIENT):
                     self._wait_out(exc)
                 else:
                     raise  # WRONGTYPE, NOPERM, ...: misconfiguration, not weather

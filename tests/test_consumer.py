@@ -250,3 +250,30 @@ def test_stop_finishes_and_acks_the_batch_in_hand(
     assert batches == [50]  # stopped reading after the batch in hand...
     assert pending(client, settings) == 0  # ...which was acknowledged
     assert consumer.stats.acked == 50
+
+
+def test_waits_out_a_failover_instead_of_crashing(
+    redis_factory: Callable[..., LocalRedis], settings: StreamSettings, in_thread
+) -> None:  # type: ignore[no-untyped-def]
+    primary, other = redis_factory(), redis_factory()
+    settings = settings.replace(redis_url=primary.url)
+    from streamlib import connect
+
+    client = connect(primary.url)
+    seen: set[str] = set()
+    consumer = GroupConsumer(client, settings, lambda b: seen.update(m.envelope.key for m in b))
+    runner = in_thread(consumer)
+    first = fill(client, settings, 5)
+    wait_for(lambda: seen >= set(first), what="entries before the failover")
+
+    # Demoted to a replica: a blocked read is UNBLOCKED ("instance state
+    # changed"), the next ones are refused with READONLY. Both are weather.
+    client.execute_command("REPLICAOF", "127.0.0.1", str(other.port))
+    wait_for(lambda: consumer.stats.redis_errors >= 2, what="READONLY to be waited out")
+    assert runner.is_alive()
+    assert consumer.stats.groups_recreated == 0
+
+    client.execute_command("REPLICAOF", "NO", "ONE")  # promoted again (its data is the other's)
+    second = fill(client, settings, 5, start=5)
+    wait_for(lambda: seen >= set(second), timeout=60, what="entries after the promotion")
+    assert runner.is_alive()
