@@ -1,0 +1,60 @@
+"""Case 2, the ceiling: a hand-tuned redis-py loop, no library around it.
+
+XREADGROUP COUNT 500, orjson for the data, one XACK per batch, hiredis
+parsing the replies (redis-py picks it up when installed). RESP2, bytes, as
+streamlib's clients, so the two read exactly the same replies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis
+
+from ..procs import Gate, Stopwatch
+from ..registry import CaseResult, case
+from ..runner import Context, measure
+from .common import drain_runs
+
+PROCESSES = (1, 2, 4)
+
+
+def raw_worker(url: str, stream: str, group: str, me: str, *, gate: Gate) -> dict[str, Any]:
+    """Drain ``stream`` for ``group`` as ``me``; returns entries acked."""
+    r = redis.Redis.from_url(url, protocol=2)
+    assert redis.utils.HIREDIS_AVAILABLE, "hiredis is part of the hand-tuned loop"
+    gate()
+    sw = Stopwatch()
+    acked = 0
+    while True:
+        reply = r.xreadgroup(group, me, {stream: ">"}, count=500)
+        if not reply:
+            break
+        entries = reply[0][1]
+        for _id, fields in entries:
+            orjson.loads(fields[b"data"])
+            int(fields[b"ts"])
+        acked += r.xack(stream, group, *[e[0] for e in entries])
+    return sw.report(acked)
+
+
+@case("raw", "hand-tuned redis-py loop (the ceiling)")
+def raw_loop(ctx: Context) -> list[CaseResult]:
+    """The raw loop with 1, 2 and 4 processes."""
+    p = ctx.profile
+    out = []
+    for n in PROCESSES:
+        runs = drain_runs(
+            ctx, raw_worker, processes=n, count=p.messages, repeats=p.repeats, label=f"raw x{n}"
+        )
+        out.append(
+            measure(
+                runs,
+                name=f"hand-tuned raw loop, {n} process{'es' if n > 1 else ''}",
+                case="raw",
+                kind="consumer",
+                params={"processes": n},
+            )
+        )
+    return out
