@@ -264,10 +264,15 @@ class GroupConsumer:
     # -- one batch ----------------------------------------------------------
 
     def _process(self, entries: Sequence[RawEntry], counts: Mapping[bytes, int] | None) -> None:
-        """Decode, handle, dead-letter and acknowledge one batch."""
+        """Decode, handle, dead-letter and acknowledge one batch.
+
+        The hot path of the consumer: new entries (``counts is None``) are on
+        their first delivery, so they skip the max-deliveries check.
+        """
         self.stats.read += len(entries)
         maximum = self.settings.max_deliveries
         messages: list[Message] = []
+        message_ids: list[bytes] = []  # raw ids of ``messages``, in order, for XACK
         dead: list[_DeadEntry] = []
         ack: list[bytes] = []
         for entry_id, fields in entries:
@@ -275,24 +280,31 @@ class GroupConsumer:
                 ack.append(entry_id)
                 self.stats.deleted_acked += 1
                 continue
-            deliveries = counts.get(entry_id, 1) if counts is not None else 1
-            if deliveries > maximum:
-                reason = f"delivered {deliveries} times (max_deliveries={maximum})"
-                dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
-                continue
+            deliveries = 1
+            if counts is not None:
+                deliveries = counts.get(entry_id, 1)
+                if deliveries > maximum:
+                    reason = f"delivered {deliveries} times (max_deliveries={maximum})"
+                    dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
+                    continue
             try:
                 envelope = decode(fields)
             except DecodeError as exc:
                 dead.append(_DeadEntry(entry_id, fields, exc.reason, deliveries))
                 continue
             messages.append(Message(entry_id.decode(), envelope, deliveries))
+            message_ids.append(entry_id)
 
         if messages:
-            ack.extend(self._handle(messages, entries, dead))
+            ack.extend(self._handle(messages, message_ids, entries, dead))
         self._settle(ack, dead)
 
     def _handle(
-        self, messages: list[Message], entries: Sequence[RawEntry], dead: list[_DeadEntry]
+        self,
+        messages: list[Message],
+        message_ids: list[bytes],
+        entries: Sequence[RawEntry],
+        dead: list[_DeadEntry],
     ) -> list[bytes]:
         """Run the handler; returns the ids to ack, appends rejected ones to ``dead``."""
         try:
@@ -311,19 +323,18 @@ class GroupConsumer:
         self._backoff.reset()
         if result is None or (not result.failed and not result.rejected):
             self.stats.handled += len(messages)
-            return [m.id.encode() for m in messages]
+            return message_ids
         by_id = dict(entries)
         ack: list[bytes] = []
-        for m in messages:
+        for m, raw in zip(messages, message_ids, strict=True):
             if m.id in result.rejected:
-                raw = m.id.encode()
                 dead.append(_DeadEntry(raw, by_id[raw], result.rejected[m.id], m.deliveries))
             elif m.id in result.failed:
                 self.stats.failed += 1
                 log.warning("entry %s failed: %s (left pending)", m.id, result.failed[m.id])
             else:
                 self.stats.handled += 1
-                ack.append(m.id.encode())
+                ack.append(raw)
         return ack
 
     def _settle(self, ack: list[bytes], dead: list[_DeadEntry]) -> None:
