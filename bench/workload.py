@@ -82,3 +82,20 @@ def fresh_group(client: redis.Redis, stream: str, group: str) -> None:
 def drop_group(client: redis.Redis, stream: str, group: str) -> None:
     """Destroy ``group`` (its pending list goes with it)."""
     client.xgroup_destroy(stream, group)
+
+
+def paced(count: int, rate: float | None) -> Iterator[int]:
+    """Yield 0..count-1, each no earlier than its slot at ``rate`` per second (``None``: at once).
+
+    The sleep here is the pacing itself (an open-loop schedule), not a wait for
+    some other process: late slots are not made up by bursting ahead of time.
+    """
+    if rate is None:
+        yield from range(count)
+        return
+    start = time.monotonic()
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield i
