@@ -4,4 +4,4 @@ Cases 4 (sinks) and 6 (the Scrapy item pipeline) join here once the consumer's
 sinks and the producer's pipeline have landed.
 """
 
-from . import naive, rawloop, streamlib_consumer  # noqa: F401
+from . import naive, pipeline, rawloop, redis_limit, streamlib_consumer  # noqa: F401
