@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import cases  # noqa: F401
         from .registry import CASES
 
-        for spec in CASES.values():
+        for spec in sorted(CASES.values(), key=lambda c: c.order):
             print(f"{spec.key:12} {spec.title}")
         return 0
     outcome = runner.run(QUICK if args.quick else FULL, args.only)

@@ -65,16 +65,20 @@ class CaseSpec:
     key: str
     title: str
     func: Callable[[Context], list[CaseResult]]
+    #: Position in the run and the table (lower first).
+    order: int
 
 
 CASES: dict[str, CaseSpec] = {}
 
 
-def case(key: str, title: str) -> Callable[[Callable[[Context], list[CaseResult]]], Any]:
-    """Register ``func`` as the case ``key``."""
+def case(
+    key: str, title: str, *, order: int
+) -> Callable[[Callable[[Context], list[CaseResult]]], Any]:
+    """Register ``func`` as the case ``key``, run at position ``order``."""
 
     def register(func: Callable[[Context], list[CaseResult]]) -> Any:
-        CASES[key] = CaseSpec(key, title, func)
+        CASES[key] = CaseSpec(key, title, func, order)
         return func
 
     return register

@@ -61,6 +61,12 @@ class Context:
             self._prefilled[count] = stream
         return self._prefilled[count]
 
+    def release(self, count: int) -> None:
+        """Delete the pre-filled stream of ``count`` entries (to free Redis's memory)."""
+        stream = self._prefilled.pop(count, None)
+        if stream is not None:
+            self.drop(stream)
+
     def drop(self, *keys: str) -> None:
         """Delete keys a case made (streams, lists)."""
         if keys:
@@ -122,7 +128,10 @@ def run(profile: Profile, only: Sequence[str] = ()) -> Outcome:
     """Run the cases (all, or those whose key starts with one of ``only``)."""
     from . import cases  # noqa: F401 - registers the cases
 
-    chosen = [c for c in CASES.values() if not only or any(c.key.startswith(o) for o in only)]
+    chosen = sorted(
+        (c for c in CASES.values() if not only or any(c.key.startswith(o) for o in only)),
+        key=lambda c: c.order,
+    )
     results: list[CaseResult] = []
     skipped: dict[str, str] = {}
     started = time.time()

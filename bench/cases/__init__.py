@@ -1,7 +1,9 @@
-"""The cases, registered in the order they run (and appear in the table).
+"""The cases; each registers itself with ``@case(..., order=N)`` (the run's order).
 
-Cases 4 (sinks) and 6 (the Scrapy item pipeline) join here once the consumer's
-sinks and the producer's pipeline have landed.
+Orders: 10 naive, 20 raw loop, 30 streamlib consumer, 40 FastStream, 50
+producer, 55 end to end, 80 redis-benchmark, 85 reclaim, 90 memory. Free
+slots for later: 35 streamlib with each sink (case 4), 60 the Scrapy item
+pipeline (case 6), once the consumer's sinks and the producer's pipeline land.
 """
 
-from . import naive, pipeline, rawloop, redis_limit, streamlib_consumer  # noqa: F401
+from . import memory, naive, pipeline, rawloop, reclaim, redis_limit, streamlib_consumer  # noqa: F401

@@ -68,7 +68,7 @@ def _prefill_list(client: redis.Redis, key: str, count: int) -> None:
         pipe.execute()
 
 
-@case("naive", "naive list design (LPUSH / LLEN + RPOP + file)")
+@case("naive", "naive list design (LPUSH / LLEN + RPOP + file)", order=10)
 def naive(ctx: Context) -> list[CaseResult]:
     """Consumer on a pre-filled list, producer alone, and both paced at 2,000 msgs/s."""
     p = ctx.profile

@@ -107,7 +107,7 @@ def _e2e_once(ctx: Context, count: int, rate: float | None) -> Run:
     )
 
 
-@case("producer", "streamlib StreamProducer alone")
+@case("producer", "streamlib StreamProducer alone", order=50)
 def producer_alone(ctx: Context) -> list[CaseResult]:
     """``send_many`` in batches of 500 into an empty stream, nobody reading."""
     p = ctx.profile
@@ -135,7 +135,7 @@ def producer_alone(ctx: Context) -> list[CaseResult]:
     ]
 
 
-@case("e2e", "streamlib producer + consumer end to end")
+@case("e2e", "streamlib producer + consumer end to end", order=55)
 def end_to_end(ctx: Context) -> list[CaseResult]:
     """One producer and one consumer, at full speed and paced."""
     p = ctx.profile

@@ -39,7 +39,7 @@ def raw_worker(url: str, stream: str, group: str, me: str, *, gate: Gate) -> dic
     return sw.report(acked)
 
 
-@case("raw", "hand-tuned redis-py loop (the ceiling)")
+@case("raw", "hand-tuned redis-py loop (the ceiling)", order=20)
 def raw_loop(ctx: Context) -> list[CaseResult]:
     """The raw loop with 1, 2 and 4 processes."""
     p = ctx.profile

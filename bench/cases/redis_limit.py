@@ -65,7 +65,7 @@ def _run_once(ctx: Context, binary: str, requests: int, pipeline: int) -> Run:
     )
 
 
-@case("redis-benchmark", "redis-benchmark XADD, the limit")
+@case("redis-benchmark", "redis-benchmark XADD, the limit", order=80)
 def redis_benchmark(ctx: Context) -> list[CaseResult]:
     """redis-benchmark XADD, no pipeline and pipeline 64."""
     binary = os.environ.get("REDIS_BENCHMARK") or shutil.which("redis-benchmark")

@@ -54,7 +54,7 @@ def streamlib_worker(
     return sw.report(stats.acked, reclaimed=stats.reclaimed)
 
 
-@case("streamlib", "streamlib GroupConsumer, null handler")
+@case("streamlib", "streamlib GroupConsumer, null handler", order=30)
 def streamlib_consumer(ctx: Context) -> list[CaseResult]:
     """The library's consumer with 1, 2 and 4 processes."""
     p = ctx.profile
