@@ -6,4 +6,13 @@ slots for later: 35 streamlib with each sink (case 4), 60 the Scrapy item
 pipeline (case 6), once the consumer's sinks and the producer's pipeline land.
 """
 
-from . import memory, naive, pipeline, rawloop, reclaim, redis_limit, streamlib_consumer  # noqa: F401
+from . import (  # noqa: F401
+    faststream_sub,
+    memory,
+    naive,
+    pipeline,
+    rawloop,
+    reclaim,
+    redis_limit,
+    streamlib_consumer,
+)

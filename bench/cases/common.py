@@ -40,8 +40,9 @@ def drain_runs(
         finally:
             workload.drop_group(ctx.client, stream, group)
         done = sum(r["count"] for r in reports)
-        if done != count:
-            raise RuntimeError(f"{label}: {done} of {count} entries consumed")
+        unacked = sum(r.get("pending_after", 0) for r in reports)
+        if done != count or unacked:
+            raise RuntimeError(f"{label}: {done} of {count} entries consumed, {unacked} unacked")
         return Run(
             messages=done,
             seconds=window(reports),
