@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import jsonutil
+from ._slots import slot_setters
 from .constants import ENVELOPE_VERSION
 from .errors import DecodeError
 
@@ -92,7 +93,28 @@ def decode(fields: Fields) -> Envelope:
         raise DecodeError("field 'data' is not valid JSON") from None
     if not isinstance(data, dict):
         raise DecodeError(f"field 'data' is a JSON {type(data).__name__}, not an object")
-    return Envelope(type_, key, data, ts, version)  # positional: cheaper per entry
+    return _new_envelope(type_, key, data, ts, version)
+
+
+_SET_TYPE, _SET_KEY, _SET_DATA, _SET_TS, _SET_V = slot_setters(
+    Envelope, ("type", "key", "data", "ts", "v")
+)
+
+
+def _new_envelope(type_: str, key: str, data: dict[str, Any], ts: int, v: str) -> Envelope:
+    """``Envelope(type_, key, data, ts, v)`` for ``decode``'s hot path.
+
+    Equal in every way to the constructor's result (same slots, still frozen
+    afterwards), at about half the cost: it skips the frozen dataclass's
+    per-field ``object.__setattr__`` calls. Values must be already valid.
+    """
+    envelope: Envelope = object.__new__(Envelope)
+    _SET_TYPE(envelope, type_)
+    _SET_KEY(envelope, key)
+    _SET_DATA(envelope, data)
+    _SET_TS(envelope, ts)
+    _SET_V(envelope, v)
+    return envelope
 
 
 def _check_text_fields(fields: Fields) -> None:

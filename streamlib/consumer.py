@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import redis
 
+from ._slots import slot_setters
 from .backoff import Backoff
 from .codec import Envelope, decode
 from .deadletter import dead_letter_fields
@@ -56,6 +57,18 @@ class Message:
     envelope: Envelope
     #: Times the entry has been delivered, this delivery included.
     deliveries: int = 1
+
+
+_SET_ID, _SET_ENVELOPE, _SET_DELIVERIES = slot_setters(Message, ("id", "envelope", "deliveries"))
+
+
+def _new_message(id_: str, envelope: Envelope, deliveries: int) -> Message:
+    """``Message(id_, envelope, deliveries)`` for the per-entry hot path (see ``_slots``)."""
+    message: Message = object.__new__(Message)
+    _SET_ID(message, id_)
+    _SET_ENVELOPE(message, envelope)
+    _SET_DELIVERIES(message, deliveries)
+    return message
 
 
 @dataclasses.dataclass
@@ -292,7 +305,7 @@ class GroupConsumer:
             except DecodeError as exc:
                 dead.append(_DeadEntry(entry_id, fields, exc.reason, deliveries))
                 continue
-            messages.append(Message(entry_id.decode(), envelope, deliveries))
+            messages.append(_new_message(entry_id.decode(), envelope, deliveries))
             message_ids.append(entry_id)
 
         if messages:
