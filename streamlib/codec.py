@@ -30,6 +30,7 @@ from .constants import ENVELOPE_VERSION
 from .errors import DecodeError
 
 _loads = jsonutil.loads_fn
+_dumps = jsonutil.dumps
 
 #: Wire type of an entry's fields as redis-py returns them (RESP2, bytes).
 Fields = Mapping[bytes, bytes]
@@ -54,14 +55,17 @@ def encode(envelope: Envelope) -> dict[str, bytes | str]:
     """
     if not envelope.type or not envelope.key:
         raise ValueError("an envelope needs a non-empty type and key")
-    if not isinstance(envelope.data, Mapping):
-        raise TypeError("envelope data must be a mapping")
+    data = envelope.data
+    if type(data) is not dict:  # a plain dict (the usual case) is dumped as it is
+        if not isinstance(data, Mapping):
+            raise TypeError("envelope data must be a mapping")
+        data = dict(data)
     return {
         "v": envelope.v,
         "type": envelope.type,
         "key": envelope.key,
         "ts": str(int(envelope.ts)),
-        "data": jsonutil.dumps(dict(envelope.data)),
+        "data": _dumps(data),
     }
 
 
