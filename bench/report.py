@@ -181,6 +181,9 @@ def plot(results: list[CaseResult], path: Path) -> bool:
             [r.msgs_per_s["max"] - m for m, r in zip(med, rows, strict=True)],
         ]
         ax1.errorbar(xs, med, yerr=err, marker="o", capsize=4, label=label)
+    frozen = find(results, "streamlib-gc-freeze")
+    if frozen is not None:
+        ax1.plot([1], [frozen.msgs_per_s["median"]], "k^", label="streamlib x1, gc.freeze()")
     for case, label, kw in (
         ("faststream", "FastStream batch", {"batch": True}),
         ("naive-consumer", "naive list design", {}),

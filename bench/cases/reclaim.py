@@ -11,6 +11,7 @@ work within one claim interval (min-idle / 2) after the entries became idle.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -38,6 +39,7 @@ def _settings(url: str, stream: str, group: str, me: str, min_idle_ms: int) -> S
 
 def victim(url: str, stream: str, group: str, count: int, holding: Event) -> None:
     """Read ``count`` entries without acking any, say so, then hang until killed."""
+    logging.getLogger("streamlib").setLevel(logging.ERROR)  # no line per entry left pending
     seen = 0
 
     def handle(messages: Sequence[Message]) -> BatchResult:

@@ -8,6 +8,7 @@ with ``HANDLERS["sqlite"]`` and the like once the consumer's sinks exist.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,12 +43,26 @@ def settings_for(url: str, stream: str, group: str, me: str) -> StreamSettings:
 
 
 def streamlib_worker(
-    url: str, stream: str, group: str, me: str, handler: str, *, gate: Gate
+    url: str,
+    stream: str,
+    group: str,
+    me: str,
+    handler: str,
+    freeze: bool = False,
+    *,
+    gate: Gate,
 ) -> dict[str, Any]:
-    """Drain ``stream`` with a ``GroupConsumer`` in burst mode; returns entries acked."""
+    """Drain ``stream`` with a ``GroupConsumer`` in burst mode; returns entries acked.
+
+    ``freeze``: ``gc.freeze()`` once set up, as a service's main could do, so
+    the cyclic GC's full collections stop rescanning every start-up object.
+    """
     consumer = GroupConsumer(
         client_from_url(url), settings_for(url, stream, group, me), HANDLERS[handler]()
     )
+    if freeze:
+        gc.collect()
+        gc.freeze()
     gate()
     sw = Stopwatch()
     stats = consumer.run(burst=True)
@@ -78,4 +93,23 @@ def streamlib_consumer(ctx: Context) -> list[CaseResult]:
                 params={"processes": n, "handler": "null"},
             )
         )
+    runs = drain_runs(
+        ctx,
+        streamlib_worker,
+        processes=1,
+        count=p.messages,
+        repeats=p.repeats,
+        label="streamlib x1 gc.freeze",
+        args=("null", True),
+    )
+    out.append(
+        measure(
+            runs,
+            name="streamlib GroupConsumer (null handler), 1 process, gc.freeze() after start-up",
+            case="streamlib-gc-freeze",
+            kind="consumer-variant",
+            params={"processes": 1, "handler": "null", "gc_freeze": True},
+            note="what a service main could add; not counted against the targets",
+        )
+    )
     return out
