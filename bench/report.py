@@ -157,6 +157,14 @@ def markdown(outcome: Outcome, targets: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short(r: CaseResult) -> str:
+    """A short label for the latency chart."""
+    who = "naive list" if r.case.startswith("naive") else "streamlib"
+    if r.params.get("paced"):
+        return f"{who}\npaced {r.params['rate']:,}/s"
+    return f"{who}\nfull speed"
+
+
 def plot(results: list[CaseResult], path: Path) -> bool:
     """Throughput against consumer processes, and latency; ``False`` without matplotlib."""
     try:
@@ -166,7 +174,7 @@ def plot(results: list[CaseResult], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), width_ratios=(1.1, 1))
     for case, label in (("raw", "hand-tuned raw loop"), ("streamlib", "streamlib GroupConsumer")):
         rows = sorted(
             (r for r in results if r.case == case and r.kind == "consumer"),
@@ -184,13 +192,15 @@ def plot(results: list[CaseResult], path: Path) -> bool:
     frozen = find(results, "streamlib-gc-freeze")
     if frozen is not None:
         ax1.plot([1], [frozen.msgs_per_s["median"]], "k^", label="streamlib x1, gc.freeze()")
-    for case, label, kw in (
-        ("faststream", "FastStream batch", {"batch": True}),
-        ("naive-consumer", "naive list design", {}),
+    for case, label, kw, colour in (
+        ("faststream", "FastStream batch of 500", {"batch": True}, "tab:green"),
+        ("naive-consumer", "naive list design", {}, "tab:red"),
     ):
         r = find(results, case, **kw)
         if r is not None:
-            ax1.axhline(r.msgs_per_s["median"], linestyle="--", linewidth=1, label=label)
+            ax1.axhline(
+                r.msgs_per_s["median"], linestyle="--", linewidth=1, color=colour, label=label
+            )
     ax1.set_xlabel("consumer processes")
     ax1.set_ylabel("messages per second (median, min-max)")
     ax1.set_xticks([1, 2, 4])
@@ -200,11 +210,11 @@ def plot(results: list[CaseResult], path: Path) -> bool:
     ax1.grid(alpha=0.3)
     lat = [r for r in results if r.latency_ms]
     if lat:
-        names = [r.name for r in lat]
+        names = [_short(r) for r in lat]
         ys = range(len(lat))
         ax2.barh([y - 0.2 for y in ys], [r.latency_ms["p50"] for r in lat], 0.4, label="p50")
         ax2.barh([y + 0.2 for y in ys], [r.latency_ms["p99"] for r in lat], 0.4, label="p99")
-        ax2.set_yticks(list(ys), names, fontsize=7)
+        ax2.set_yticks(list(ys), names, fontsize=8)
         ax2.set_xscale("log")
         ax2.set_xlabel("latency, envelope ts to ack (ms, log scale)")
         ax2.set_title("Latency")
