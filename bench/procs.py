@@ -83,7 +83,11 @@ def run_together(
     watcher: threading.Thread | None = None
     try:
         redis_proc = psutil.Process(redis_pid) if redis_pid else None
-        barrier.wait(timeout=120)
+        try:
+            barrier.wait(timeout=120)
+        except threading.BrokenBarrierError:
+            _collect(results, len(procs), timeout=10)  # raises the worker's traceback
+            raise WorkerError("a worker broke the start barrier") from None
         redis_cpu0 = _cpu(redis_proc)
         if monitor is not None:
             watcher = threading.Thread(target=monitor, args=(procs, stop_monitor), daemon=True)
