@@ -20,15 +20,17 @@ from .common import drain_runs
 PROCESSES = (1, 2, 4)
 
 
-def raw_worker(url: str, stream: str, group: str, me: str, *, gate: Gate) -> dict[str, Any]:
-    """Drain ``stream`` for ``group`` as ``me``; returns entries acked."""
+def raw_worker(
+    url: str, stream: str, group: str, me: str, count: int = 500, *, gate: Gate
+) -> dict[str, Any]:
+    """Drain ``stream`` for ``group`` as ``me``, ``count`` per read; returns entries acked."""
     r = redis.Redis.from_url(url, protocol=2)
     assert redis.utils.HIREDIS_AVAILABLE, "hiredis is part of the hand-tuned loop"
     gate()
     sw = Stopwatch()
     acked = 0
     while True:
-        reply = r.xreadgroup(group, me, {stream: ">"}, count=500)
+        reply = r.xreadgroup(group, me, {stream: ">"}, count=count)
         if not reply:
             break
         entries = reply[0][1]
@@ -57,4 +59,23 @@ def raw_loop(ctx: Context) -> list[CaseResult]:
                 params={"processes": n},
             )
         )
+    runs = drain_runs(
+        ctx,
+        raw_worker,
+        processes=1,
+        count=p.slow_messages,
+        repeats=p.slow_repeats,
+        label="raw COUNT 1",
+        args=(1,),
+    )
+    out.append(
+        measure(
+            runs,
+            name="streams unbatched: XREADGROUP COUNT 1 + XACK per entry, 1 process",
+            case="raw-unbatched",
+            kind="consumer-variant",
+            params={"processes": 1, "count": 1},
+            note="the same loop without batching: what batching buys",
+        )
+    )
     return out
