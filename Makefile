@@ -4,13 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test lint format demo clean
+.PHONY: help install test lint format demo clean bench bench-quick
 
 help:
 	@echo "make demo     run the whole pipeline locally (crawl -> stream -> 4 consumers)"
 	@echo "              OFFLINE=1: crawl the bundled sample site instead of the real one"
 	@echo "make test     install into $(VENV) and run the test suite"
 	@echo "make lint     ruff (lint + format check) and mypy on streamlib"
+	@echo "make bench    every benchmark case, full size (see BENCHMARKS.md; ~4 min)"
+	@echo "make bench-quick  the same cases, small and fewer repeats (< 2 min)"
 
 # A virtual environment with the project and its test extras, rebuilt when
 # pyproject.toml changes.
@@ -21,6 +23,20 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+# The benchmark extra (matplotlib, psutil, profilers, FastStream) on top.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $@
+
+# Benchmarks: their own runner, never part of `make test`. Results go to
+# bench/results/ (latest.json, latest.md, latest.png).
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

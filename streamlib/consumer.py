@@ -32,6 +32,7 @@ from typing import Any, cast
 
 import redis
 
+from ._slots import slot_setters
 from .backoff import Backoff
 from .codec import Envelope, decode
 from .deadletter import dead_letter_fields
@@ -71,6 +72,18 @@ class Message:
     envelope: Envelope
     #: Times the entry has been delivered, this delivery included.
     deliveries: int = 1
+
+
+_SET_ID, _SET_ENVELOPE, _SET_DELIVERIES = slot_setters(Message, ("id", "envelope", "deliveries"))
+
+
+def _new_message(id_: str, envelope: Envelope, deliveries: int) -> Message:
+    """``Message(id_, envelope, deliveries)`` for the per-entry hot path (see ``_slots``)."""
+    message: Message = object.__new__(Message)
+    _SET_ID(message, id_)
+    _SET_ENVELOPE(message, envelope)
+    _SET_DELIVERIES(message, deliveries)
+    return message
 
 
 @dataclasses.dataclass
@@ -283,10 +296,15 @@ class GroupConsumer:
     # -- one batch ----------------------------------------------------------
 
     def _process(self, entries: Sequence[RawEntry], counts: Mapping[bytes, int] | None) -> None:
-        """Decode, handle, dead-letter and acknowledge one batch."""
+        """Decode, handle, dead-letter and acknowledge one batch.
+
+        The hot path of the consumer: new entries (``counts is None``) are on
+        their first delivery, so they skip the max-deliveries check.
+        """
         self.stats.read += len(entries)
         maximum = self.settings.max_deliveries
         messages: list[Message] = []
+        message_ids: list[bytes] = []  # raw ids of ``messages``, in order, for XACK
         dead: list[_DeadEntry] = []
         ack: list[bytes] = []
         for entry_id, fields in entries:
@@ -294,30 +312,38 @@ class GroupConsumer:
                 ack.append(entry_id)
                 self.stats.deleted_acked += 1
                 continue
-            deliveries = counts.get(entry_id, 1) if counts is not None else 1
-            if deliveries > 1:
-                self.stats.redelivered += 1
-            if deliveries > maximum:
-                reason = f"delivered {deliveries} times (max_deliveries={maximum})"
-                dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
-                continue
+            deliveries = 1
+            if counts is not None:
+                deliveries = counts.get(entry_id, 1)
+                if deliveries > 1:
+                    self.stats.redelivered += 1
+                if deliveries > maximum:
+                    reason = f"delivered {deliveries} times (max_deliveries={maximum})"
+                    dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
+                    continue
             try:
                 envelope = decode(fields)
             except DecodeError as exc:
                 dead.append(_DeadEntry(entry_id, fields, exc.reason, deliveries))
                 continue
-            messages.append(Message(entry_id.decode(), envelope, deliveries))
+            messages.append(_new_message(entry_id.decode(), envelope, deliveries))
+            message_ids.append(entry_id)
 
         if messages:
-            ack.extend(self._handle(messages, entries, dead))
+            ack.extend(self._handle(messages, message_ids, entries, dead))
         self._settle(ack, dead)
 
     def _handle(
-        self, messages: list[Message], entries: Sequence[RawEntry], dead: list[_DeadEntry]
+        self,
+        messages: list[Message],
+        message_ids: list[bytes],
+        entries: Sequence[RawEntry],
+        dead: list[_DeadEntry],
     ) -> list[bytes]:
         """Run the handler; returns the ids to ack, appends rejected ones to ``dead``."""
-        ids = [m.id for m in messages]
-        lease = Lease(self.client, self._stream, self._group, self._me, ids, self._lease_interval)
+        lease = Lease(
+            self.client, self._stream, self._group, self._me, message_ids, self._lease_interval
+        )
         try:
             with lease:
                 result = self.handler(messages)
@@ -335,19 +361,18 @@ class GroupConsumer:
         self._backoff.reset()
         if result is None or (not result.failed and not result.rejected):
             self.stats.handled += len(messages)
-            return [m.id.encode() for m in messages]
+            return message_ids
         by_id = dict(entries)
         ack: list[bytes] = []
-        for m in messages:
+        for m, raw in zip(messages, message_ids, strict=True):
             if m.id in result.rejected:
-                raw = m.id.encode()
                 dead.append(_DeadEntry(raw, by_id[raw], result.rejected[m.id], m.deliveries))
             elif m.id in result.failed:
                 self.stats.failed += 1
                 log.warning("entry %s failed: %s (left pending)", m.id, result.failed[m.id])
             else:
                 self.stats.handled += 1
-                ack.append(m.id.encode())
+                ack.append(raw)
         return ack
 
     def _settle(self, ack: list[bytes], dead: list[_DeadEntry]) -> None:

@@ -6,6 +6,7 @@ Only JSON crosses the wire in quotestream: never pickle, never eval.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -36,3 +37,8 @@ def loads(raw: bytes | str) -> Any:
         return json.loads(raw)
     except RecursionError:  # nesting deeper than the stack (orjson: depth limit)
         raise ValueError("JSON nested too deeply") from None
+
+
+#: ``loads`` itself, minus the wrapper's call when orjson is installed: orjson's
+#: errors are ``ValueError`` already. For hot paths (the codec's ``decode``).
+loads_fn: Callable[[bytes | str], Any] = orjson.loads if HAVE_ORJSON else loads

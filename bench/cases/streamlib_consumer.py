@@ -1,0 +1,115 @@
+"""Case 3: streamlib's ``GroupConsumer`` with a null handler, 1, 2 and 4 processes.
+
+Full semantics: envelopes decoded, one XACK per batch, the XAUTOCLAIM sweep
+every 500 ms, burst mode (returns when nothing is left to read or reclaim).
+Handlers are named so that sink cases (issue 10, case 4) can reuse the worker
+with ``HANDLERS["sqlite"]`` and the like once the consumer's sinks exist.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from streamlib import GroupConsumer, Handler, Message, StreamSettings
+from streamlib.connection import client_from_url
+
+from ..procs import Gate, Stopwatch
+from ..registry import CaseResult, case
+from ..runner import Context, measure
+from .common import MIN_IDLE_MS, drain_runs
+
+PROCESSES = (1, 2, 4)
+
+
+def null_handler() -> Handler:
+    """A handler that accepts every batch and does nothing."""
+
+    def handle(messages: Sequence[Message]) -> None:
+        return None
+
+    return handle
+
+
+HANDLERS: dict[str, Callable[[], Handler]] = {"null": null_handler}
+
+
+def settings_for(url: str, stream: str, group: str, me: str) -> StreamSettings:
+    """The benchmark consumers' settings: library defaults but a short min-idle."""
+    return StreamSettings(
+        redis_url=url, stream=stream, group=group, consumer=me, min_idle_ms=MIN_IDLE_MS
+    )
+
+
+def streamlib_worker(
+    url: str,
+    stream: str,
+    group: str,
+    me: str,
+    handler: str,
+    freeze: bool = False,
+    *,
+    gate: Gate,
+) -> dict[str, Any]:
+    """Drain ``stream`` with a ``GroupConsumer`` in burst mode; returns entries acked.
+
+    ``freeze``: ``gc.freeze()`` once set up, as a service's main could do, so
+    the cyclic GC's full collections stop rescanning every start-up object.
+    """
+    consumer = GroupConsumer(
+        client_from_url(url), settings_for(url, stream, group, me), HANDLERS[handler]()
+    )
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    gate()
+    sw = Stopwatch()
+    stats = consumer.run(burst=True)
+    return sw.report(stats.acked, reclaimed=stats.reclaimed)
+
+
+@case("streamlib", "streamlib GroupConsumer, null handler", order=30)
+def streamlib_consumer(ctx: Context) -> list[CaseResult]:
+    """The library's consumer with 1, 2 and 4 processes."""
+    p = ctx.profile
+    out = []
+    for n in PROCESSES:
+        runs = drain_runs(
+            ctx,
+            streamlib_worker,
+            processes=n,
+            count=p.messages,
+            repeats=p.repeats,
+            label=f"streamlib x{n}",
+            args=("null",),
+        )
+        out.append(
+            measure(
+                runs,
+                name=f"streamlib GroupConsumer (null handler), {n} process{'es' if n > 1 else ''}",
+                case="streamlib",
+                kind="consumer",
+                params={"processes": n, "handler": "null"},
+            )
+        )
+    runs = drain_runs(
+        ctx,
+        streamlib_worker,
+        processes=1,
+        count=p.messages,
+        repeats=p.repeats,
+        label="streamlib x1 gc.freeze",
+        args=("null", True),
+    )
+    out.append(
+        measure(
+            runs,
+            name="streamlib GroupConsumer (null handler), 1 process, gc.freeze() after start-up",
+            case="streamlib-gc-freeze",
+            kind="consumer-variant",
+            params={"processes": 1, "handler": "null", "gc_freeze": True},
+            note="what a service main could add; not counted against the targets",
+        )
+    )
+    return out

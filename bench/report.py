@@ -1,0 +1,246 @@
+"""Write a run's results: ``latest.json``, ``latest.md`` (table and targets), ``latest.png``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .registry import CaseResult
+from .runner import Outcome
+
+
+def find(results: list[CaseResult], case: str, **params: Any) -> CaseResult | None:
+    """The result of ``case`` whose params include ``params``."""
+    for r in results:
+        if r.case == case and all(r.params.get(k) == v for k, v in params.items()):
+            return r
+    return None
+
+
+def _rate(r: CaseResult | None) -> float | None:
+    return None if r is None else r.msgs_per_s["median"]
+
+
+def _lat(r: CaseResult | None, key: str) -> float | None:
+    return None if r is None or r.latency_ms is None else r.latency_ms[key]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+Target = tuple[str, Callable[[list[CaseResult]], float | None], Callable[[float], bool], str]
+
+#: Issue 10's targets: what, how it is measured, when it is met, how to print it.
+TARGETS: list[Target] = [
+    (
+        "streamlib x1 >= 0.85 x hand-tuned loop x1",
+        lambda rs: _ratio(
+            _rate(find(rs, "streamlib", processes=1)), _rate(find(rs, "raw", processes=1))
+        ),
+        lambda v: v >= 0.85,
+        "{:.2f} x",
+    ),
+    (
+        "streamlib x1 >= 50 x naive list design",
+        lambda rs: _ratio(
+            _rate(find(rs, "streamlib", processes=1)), _rate(find(rs, "naive-consumer"))
+        ),
+        lambda v: v >= 50,
+        "{:.0f} x",
+    ),
+    (
+        "streamlib x1 >= 2.5 x FastStream batch",
+        lambda rs: _ratio(
+            _rate(find(rs, "streamlib", processes=1)), _rate(find(rs, "faststream", batch=True))
+        ),
+        lambda v: v >= 2.5,
+        "{:.2f} x",
+    ),
+    (
+        "streamlib x4 >= 1.6 x streamlib x1",
+        lambda rs: _ratio(
+            _rate(find(rs, "streamlib", processes=4)), _rate(find(rs, "streamlib", processes=1))
+        ),
+        lambda v: v >= 1.6,
+        "{:.2f} x",
+    ),
+    (
+        "end to end >= 140,000 msgs/s",
+        lambda rs: _rate(find(rs, "e2e", paced=False)),
+        lambda v: v >= 140_000,
+        "{:,.0f} msgs/s",
+    ),
+    (
+        "end to end median latency < 10 ms",
+        lambda rs: _lat(find(rs, "e2e", paced=False), "p50"),
+        lambda v: v < 10,
+        "{:.2f} ms",
+    ),
+    (
+        "paced 2,000 msgs/s: median latency < 1 ms",
+        lambda rs: _lat(find(rs, "e2e", paced=True), "p50"),
+        lambda v: v < 1,
+        "{:.3f} ms",
+    ),
+    (
+        "paced 2,000 msgs/s: p99 latency < 5 ms",
+        lambda rs: _lat(find(rs, "e2e", paced=True), "p99"),
+        lambda v: v < 5,
+        "{:.3f} ms",
+    ),
+    (
+        "consumer RSS flat within 10% over the long run",
+        lambda rs: (lambda r: None if r is None else r.extra.get("rss_growth_pct", [None])[0])(
+            find(rs, "memory")
+        ),
+        lambda v: abs(v) <= 10,
+        "{:+.1f} %",
+    ),
+]
+
+
+def check_targets(results: list[CaseResult]) -> list[dict[str, Any]]:
+    """Each target with its measured value and whether it is met (``None``: not measured)."""
+    out = []
+    for text, value_of, ok, fmt in TARGETS:
+        value = value_of(results)
+        out.append(
+            {
+                "target": text,
+                "value": value,
+                "measured": "not measured" if value is None else fmt.format(value),
+                "met": None if value is None else bool(ok(value)),
+            }
+        )
+    return out
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "" if v is None else format(v, spec)
+
+
+def markdown(outcome: Outcome, targets: list[dict[str, Any]]) -> str:
+    """The results table, the targets and the machine, as Markdown."""
+    m = outcome.meta
+    lines = [
+        f"Profile `{m['profile']['name']}`, {m['started']}, {m['seconds']} s; "
+        f"{m['nproc']} x {m['cpu_model']}, Python {m['python']}, Redis {m['redis_server']}, "
+        f"redis-py {m['redis_py']} + hiredis {m['hiredis']}, orjson {m['orjson']}; "
+        f"load average at start {m['loadavg_start'][0]:.2f}, at end {m['loadavg_end'][0]:.2f}; "
+        f"commit {m['git']}.",
+        "",
+        "| case | messages | runs | msgs/s median | min - max | p50 ms | p99 ms "
+        "| client CPU % | Redis CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in outcome.results:
+        s = r.msgs_per_s
+        lat = r.latency_ms or {}
+        lines.append(
+            f"| {r.name} | {r.messages:,} | {r.runs} | {s['median']:,.0f} | "
+            f"{s['min']:,.0f} - {s['max']:,.0f} | {_fmt(lat.get('p50'), '.3f')} | "
+            f"{_fmt(lat.get('p99'), '.3f')} | {_fmt(r.cpu_pct, '.0f')} | "
+            f"{_fmt(r.redis_cpu_pct, '.0f')} |"
+        )
+    lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
+    for t in targets:
+        met = {True: "yes", False: "**no**", None: "-"}[t["met"]]
+        lines.append(f"| {t['target']} | {t['measured']} | {met} |")
+    notes = [f"- {r.name}: {r.note}" for r in outcome.results if r.note]
+    notes += [f"- `{k}` not run: {why}" for k, why in outcome.skipped.items()]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def _short(r: CaseResult) -> str:
+    """A short label for the latency chart."""
+    who = "naive list" if r.case.startswith("naive") else "streamlib"
+    if r.params.get("paced"):
+        return f"{who}\npaced {r.params['rate']:,}/s"
+    return f"{who}\nfull speed"
+
+
+def plot(results: list[CaseResult], path: Path) -> bool:
+    """Throughput against consumer processes, and latency; ``False`` without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), width_ratios=(1.1, 1))
+    for case, label in (("raw", "hand-tuned raw loop"), ("streamlib", "streamlib GroupConsumer")):
+        rows = sorted(
+            (r for r in results if r.case == case and r.kind == "consumer"),
+            key=lambda r: r.params["processes"],
+        )
+        if not rows:
+            continue
+        xs = [r.params["processes"] for r in rows]
+        med = [r.msgs_per_s["median"] for r in rows]
+        err = [
+            [m - r.msgs_per_s["min"] for m, r in zip(med, rows, strict=True)],
+            [r.msgs_per_s["max"] - m for m, r in zip(med, rows, strict=True)],
+        ]
+        ax1.errorbar(xs, med, yerr=err, marker="o", capsize=4, label=label)
+    frozen = find(results, "streamlib-gc-freeze")
+    if frozen is not None:
+        ax1.plot([1], [frozen.msgs_per_s["median"]], "k^", label="streamlib x1, gc.freeze()")
+    for case, label, kw, colour in (
+        ("faststream", "FastStream batch of 500", {"batch": True}, "tab:green"),
+        ("naive-consumer", "naive list design", {}, "tab:red"),
+    ):
+        r = find(results, case, **kw)
+        if r is not None:
+            ax1.axhline(
+                r.msgs_per_s["median"], linestyle="--", linewidth=1, color=colour, label=label
+            )
+    ax1.set_xlabel("consumer processes")
+    ax1.set_ylabel("messages per second (median, min-max)")
+    ax1.set_xticks([1, 2, 4])
+    ax1.set_ylim(bottom=0)
+    ax1.set_title("Consumer throughput, pre-filled stream")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    lat = [r for r in results if r.latency_ms]
+    if lat:
+        names = [_short(r) for r in lat]
+        ys = range(len(lat))
+        ax2.barh([y - 0.2 for y in ys], [r.latency_ms["p50"] for r in lat], 0.4, label="p50")
+        ax2.barh([y + 0.2 for y in ys], [r.latency_ms["p99"] for r in lat], 0.4, label="p99")
+        ax2.set_yticks(list(ys), names, fontsize=8)
+        ax2.set_xscale("log")
+        ax2.set_xlabel("latency, envelope ts to ack (ms, log scale)")
+        ax2.set_title("Latency")
+        ax2.legend(fontsize=8)
+        ax2.grid(alpha=0.3, axis="x")
+        ax2.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write(outcome: Outcome, out: Path) -> dict[str, Path]:
+    """Write the three files into ``out``; returns their paths by kind."""
+    out.mkdir(parents=True, exist_ok=True)
+    targets = check_targets(outcome.results)
+    doc = {
+        "meta": outcome.meta,
+        "cases": [dataclasses.asdict(r) for r in outcome.results],
+        "targets": targets,
+        "skipped": outcome.skipped,
+    }
+    paths = {"json": out / "latest.json", "md": out / "latest.md"}
+    paths["json"].write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    paths["md"].write_text(markdown(outcome, targets))
+    png = out / "latest.png"
+    if plot(outcome.results, png):
+        paths["png"] = png
+    return paths
