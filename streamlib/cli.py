@@ -30,7 +30,6 @@ from .clibase import (
 )
 from .codec import decode
 from .connection import mask_url
-from .deadletter import DeadLetter
 from .durations import format_ms
 from .errors import DecodeError
 from .streamids import StreamId
@@ -271,19 +270,6 @@ def dead() -> None:
     """The dead-letter stream: list, show, replay, purge."""
 
 
-def _letter_summary(d: DeadLetter) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "orig_id": d.orig_id,
-        "orig_stream": d.orig_stream,
-        "group": d.group,
-        "consumer": d.consumer,
-        "deliveries": d.deliveries,
-        "reason": d.reason,
-        "dead_at": d.dead_at,
-    }
-
-
 @dead.command("list")
 @common_options
 @click.option("--count", type=click.IntRange(min=1), default=100, show_default=True)
@@ -310,7 +296,11 @@ def dead_list(ctl: Ctl, count: int) -> None:
         return head + "\n\n" + clifmt.table(headers, rows)
 
     ctl.emit(
-        {"stream": dls, "length": total, "dead_letters": [_letter_summary(d) for d in letters]},
+        {
+            "stream": dls,
+            "length": total,
+            "dead_letters": [clifmt.dead_letter_summary(d) for d in letters],
+        },
         render,
     )
 
@@ -342,7 +332,7 @@ def dead_show(ctl: Ctl, entry_id: str) -> None:
         body = clifmt.pairs([(f"  {k}", v) for k, v in fields.items()])
         return f"{head}\nfields\n{body}"
 
-    ctl.emit({"stream": dls, **_letter_summary(letter), "fields": fields}, render)
+    ctl.emit({"stream": dls, **clifmt.dead_letter_summary(letter), "fields": fields}, render)
 
 
 @dead.command("replay")

@@ -13,7 +13,6 @@ from typing import Any
 from . import clifmt, partition_admin
 from .clibase import Ctl
 from .connection import mask_url
-from .deadletter import DeadLetter
 from .durations import format_ms
 
 
@@ -232,20 +231,7 @@ def dead_list(ctl: Ctl, count: int) -> None:
             "partitions": [
                 {"partition": p.partition, "stream": p.stream, "length": p.length} for p in parts
             ],
-            "dead_letters": [{"partition": i, **_letter(d)} for i, d in shown],
+            "dead_letters": [{"partition": i, **clifmt.dead_letter_summary(d)} for i, d in shown],
         },
         render,
     )
-
-
-def _letter(d: DeadLetter) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "orig_id": d.orig_id,
-        "orig_stream": d.orig_stream,
-        "group": d.group,
-        "consumer": d.consumer,
-        "deliveries": d.deliveries,
-        "reason": d.reason,
-        "dead_at": d.dead_at,
-    }

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .deadletter import DeadLetter
 from .streamids import StreamId
 
 
@@ -76,3 +77,17 @@ def jsonable(value: Any) -> Any:
 def dumps(document: Any) -> str:
     """The one JSON document a ``--json`` command prints."""
     return json.dumps(jsonable(document), indent=2, ensure_ascii=False)
+
+
+def dead_letter_summary(d: DeadLetter) -> dict[str, Any]:
+    """A dead letter's provenance as a JSON-ready dict (its original fields left out)."""
+    return {
+        "id": d.id,
+        "orig_id": d.orig_id,
+        "orig_stream": d.orig_stream,
+        "group": d.group,
+        "consumer": d.consumer,
+        "deliveries": d.deliveries,
+        "reason": d.reason,
+        "dead_at": d.dead_at,
+    }

@@ -227,6 +227,19 @@ class ConnectionOptions:
         return f"ConnectionOptions({body})"
 
 
+def _client_defaults(*, retry: Retry) -> dict[str, Any]:
+    """The options every streamlib client starts from (RESP2, bytes, timeouts)."""
+    return {
+        "protocol": PROTOCOL,
+        "decode_responses": False,
+        "socket_timeout": 30.0,
+        "socket_connect_timeout": 5.0,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+        "retry": retry,
+    }
+
+
 def client_from_url(
     url: str, options: ConnectionOptions | None = None, **kwargs: Any
 ) -> redis.Redis:
@@ -240,15 +253,7 @@ def client_from_url(
         # RedisCluster implements the same command methods streamlib calls on a
         # redis.Redis (keyed commands, pipelines on one slot): see cluster_client_from_url.
         return cast(redis.Redis, cluster_client_from_url(url, options, **kwargs))
-    settings: dict[str, Any] = {
-        "protocol": PROTOCOL,
-        "decode_responses": False,
-        "socket_timeout": 30.0,
-        "socket_connect_timeout": 5.0,
-        "socket_keepalive": True,
-        "health_check_interval": 30,
-        "retry": Retry(NoBackoff(), 0),
-    }
+    settings = _client_defaults(retry=Retry(NoBackoff(), 0))
     if url.startswith("unix:"):
         del settings["socket_keepalive"]  # a TCP option; unix sockets refuse it
     if options is not None:
@@ -283,15 +288,9 @@ def cluster_client_from_url(
     plain = urlunsplit(
         (parts.scheme.removesuffix(CLUSTER_SUFFIX), parts.netloc, "", parts.query, "")
     )
-    settings: dict[str, Any] = {
-        "protocol": PROTOCOL,
-        "decode_responses": False,
-        "socket_timeout": 30.0,
-        "socket_connect_timeout": 5.0,
-        "socket_keepalive": True,
-        "health_check_interval": 30,
-        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), CLUSTER_CLIENT_RETRIES),
-    }
+    settings = _client_defaults(
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), CLUSTER_CLIENT_RETRIES)
+    )
     if options is not None:
         settings.update(options.client_kwargs(url))
     settings.update(kwargs)
