@@ -157,7 +157,8 @@ class GroupConsumer:
         s = settings
         self._stream, self._group, self._me = s.stream, s.group, s.consumer
         #: While a handler runs, its batch is renewed this often (see ``lease``).
-        self._lease_interval = max(0.01, s.min_idle_ms / 3000)
+        # While the handler runs, its batch is renewed every third of min-idle.
+        self._lease = Lease(client, s.stream, s.group, s.consumer, max(0.01, s.min_idle_ms / 3000))
 
     # -- control ------------------------------------------------------------
 
@@ -191,6 +192,14 @@ class GroupConsumer:
             self._stream,
             "burst" if burst else "continuous",
         )
+        try:
+            self._loop(burst)
+        finally:
+            self._lease.close()
+        log.info("consumer %s stopped: %s", self._me, self.stats)
+        return self.stats
+
+    def _loop(self, burst: bool) -> None:
         need_setup = True  # create group and re-read own pending entries
         next_sweep = 0.0
         while not self._stop.is_set():
@@ -224,8 +233,6 @@ class GroupConsumer:
                 need_setup = True  # our unacked batch, if any, is pending with us
             else:
                 self._backoff.reset()
-        log.info("consumer %s stopped: %s", self._me, self.stats)
-        return self.stats
 
     def _read_new(self, *, block_ms: int | None) -> int:
         reply = self.client.xreadgroup(
@@ -341,11 +348,8 @@ class GroupConsumer:
         dead: list[_DeadEntry],
     ) -> list[bytes]:
         """Run the handler; returns the ids to ack, appends rejected ones to ``dead``."""
-        lease = Lease(
-            self.client, self._stream, self._group, self._me, message_ids, self._lease_interval
-        )
         try:
-            with lease:
+            with self._lease.hold(message_ids):
                 result = self.handler(messages)
         except Exception:
             self.stats.handler_errors += 1

@@ -15,10 +15,10 @@ and that is exactly when its entries should move.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
-from types import TracebackType
+from collections.abc import Iterator, Sequence
 
 import redis
 
@@ -45,10 +45,15 @@ return #owned
 
 
 class Lease:
-    """A context manager renewing ``ids`` every ``interval`` s until it exits.
+    """Renews the batch in hand every ``interval`` s, from one thread per consumer.
 
-    Renewal failures (Redis away) are logged and retried at the next tick:
-    the batch's fate is decided by its acknowledgement, not by the lease.
+    ``with lease.hold(ids):`` covers one batch: while the block runs, the ids
+    still pending with ``consumer`` are renewed every ``interval``; a batch
+    that finishes sooner (the usual case) costs a lock and a notify, no
+    thread start. The thread starts on the first ``hold`` and ends at
+    ``close()``. Renewal failures (Redis away) are logged and retried at the
+    next tick: the batch's fate is decided by its acknowledgement, not by the
+    lease.
     """
 
     def __init__(
@@ -57,41 +62,72 @@ class Lease:
         stream: str,
         group: str,
         consumer: str,
-        ids: Sequence[bytes | str],
         interval: float,
     ) -> None:
         self._renew = client.register_script(RENEW)
-        self._keys = [stream]
-        self._args = [group, consumer, *ids]
+        self._stream = stream
+        self._head = [group, consumer]
         self._interval = interval
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="lease", daemon=True)
-        #: Renewals made (each renews every id still ours).
+        self._cond = threading.Condition()
+        self._ids: Sequence[bytes | str] = ()
+        self._batch = 0  # which hold() is current: a renewal is for one batch only
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        #: Renewals made (each renews every id of the batch still ours).
         self.renewals = 0
 
-    def __enter__(self) -> Lease:
-        if len(self._args) > 2:
-            self._thread.start()
-        return self
+    @contextlib.contextmanager
+    def hold(self, ids: Sequence[bytes | str]) -> Iterator[None]:
+        """Keep ``ids`` leased while the ``with`` block runs."""
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="lease", daemon=True)
+                self._thread.start()
+            self._ids = ids
+            self._batch += 1
+            self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                # A renewal still running after this is harmless: once the batch
+                # is acknowledged, its ids are no longer pending with us.
+                self._ids = ()
+                self._cond.notify()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._done.set()
-        if self._thread.is_alive():
-            # A renewal still running after this returns is harmless: once the
-            # batch is acknowledged, its ids are no longer pending with us.
-            self._thread.join(timeout=self._interval)
+    def close(self) -> None:
+        """End the renewal thread (the consumer's run is over); ``hold`` starts a new one."""
+        with self._cond:
+            thread, self._thread = self._thread, None
+            self._closed = True
+            self._cond.notify()
+        if thread is not None:
+            thread.join()  # at most one renewal in flight, bounded by the socket timeout
+        with self._cond:
+            self._closed = False
 
     def _loop(self) -> None:
-        while not self._done.wait(self._interval):
-            try:
-                renewed = self._renew(keys=self._keys, args=self._args)
-            except redis.RedisError as exc:
-                log.warning("could not renew the lease of a batch in hand: %s", exc)
-                continue
-            self.renewals += 1
-            log.debug("renewed %s of %d entries in hand", renewed, len(self._args) - 2)
+        with self._cond:
+            while not self._closed and self._thread is threading.current_thread():
+                if not self._ids:
+                    self._cond.wait()
+                    continue
+                batch = self._batch
+                self._cond.wait(self._interval)  # woken early when the batch ends
+                if self._closed or not self._ids or self._batch != batch:
+                    continue
+                args = [*self._head, *self._ids]
+                self._cond.release()  # hold() must not wait for Redis
+                try:
+                    self._renew_once(args)
+                finally:
+                    self._cond.acquire()
+
+    def _renew_once(self, args: list[bytes | str]) -> None:
+        try:
+            renewed = self._renew(keys=[self._stream], args=args)
+        except redis.RedisError as exc:
+            log.warning("could not renew the lease of a batch in hand: %s", exc)
+            return
+        self.renewals += 1
+        log.debug("renewed %s of %d entries in hand", renewed, len(args) - 2)

@@ -160,8 +160,10 @@ def test_a_stuck_consumers_lease_never_takes_back_what_was_reclaimed(
     client.xreadgroup(settings.group, "stuck", {settings.stream: ">"})
     # The stuck consumer's entries go to a rescuer (as XAUTOCLAIM would, after min-idle).
     client.xclaim(settings.stream, settings.group, "rescuer", 0, ids[:3])
-    with Lease(client, settings.stream, settings.group, "stuck", ids, interval=0.05) as lease:
+    lease = Lease(client, settings.stream, settings.group, "stuck", interval=0.05)
+    with lease.hold(ids):
         wait_for(lambda: lease.renewals >= 2, timeout=30, what="two renewals")
+    lease.close()
     owners = {
         row["message_id"].decode(): row["consumer"].decode()
         for row in client.xpending_range(settings.stream, settings.group, "-", "+", 10)
