@@ -93,6 +93,18 @@ TARGETS: list[Target] = [
         "{:.3f} ms",
     ),
     (
+        "SQLite sink >= 50,000 quotes/s per consumer",
+        lambda rs: _rate(find(rs, "sink", sink="sqlite")),
+        lambda v: v >= 50_000,
+        "{:,.0f} quotes/s",
+    ),
+    (
+        "PostgreSQL sink >= 30,000 quotes/s per consumer",
+        lambda rs: _rate(find(rs, "sink", sink="postgresql")),
+        lambda v: v >= 30_000,
+        "{:,.0f} quotes/s",
+    ),
+    (
         "consumer RSS flat within 10% over the long run",
         lambda rs: (lambda r: None if r is None else r.extra.get("rss_growth_pct", [None])[0])(
             find(rs, "memory")
