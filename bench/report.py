@@ -105,6 +105,24 @@ TARGETS: list[Target] = [
         "{:,.0f} quotes/s",
     ),
     (
+        "Scrapy: project pipeline >= 3 x one RPUSH per item (items/s of the same crawl)",
+        lambda rs: _ratio(
+            _rate(find(rs, "scrapy", pipeline="project")),
+            _rate(find(rs, "scrapy", pipeline="rpush")),
+        ),
+        lambda v: v >= 3,
+        "{:.2f} x",
+    ),
+    (
+        "Scrapy: project pipeline not the bottleneck (>= 0.9 x the crawl with no pipeline)",
+        lambda rs: _ratio(
+            _rate(find(rs, "scrapy", pipeline="project")),
+            _rate(find(rs, "scrapy", pipeline="none")),
+        ),
+        lambda v: v >= 0.9,
+        "{:.2f} x",
+    ),
+    (
         "consumer RSS flat within 10% over the long run",
         lambda rs: (lambda r: None if r is None else r.extra.get("rss_growth_pct", [None])[0])(
             find(rs, "memory")

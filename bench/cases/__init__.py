@@ -2,8 +2,7 @@
 
 Orders: 10 naive, 20 raw loop, 30 streamlib consumer, 40 FastStream, 50
 producer, 55 end to end, 80 redis-benchmark, 85 reclaim, 90 memory. 35
-streamlib with each sink (case 4). Free slot for later: 60 the Scrapy item
-pipeline (case 6).
+streamlib with each sink (case 4), 60 the Scrapy item pipeline (case 6).
 """
 
 from . import (  # noqa: F401
@@ -14,6 +13,7 @@ from . import (  # noqa: F401
     rawloop,
     reclaim,
     redis_limit,
+    scrapy_side,
     sinks,
     streamlib_consumer,
 )
