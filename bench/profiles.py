@@ -27,6 +27,8 @@ class Profile:
     reclaim_min_idle_ms: int
     #: Requests per redis-benchmark run (no pipeline, pipeline 64).
     redis_benchmark_requests: tuple[int, int]
+    #: Pages of the generated site the Scrapy case crawls (10 quotes a page).
+    scrapy_pages: int = 1_000
 
 
 FULL = Profile(
@@ -41,6 +43,7 @@ FULL = Profile(
     reclaim_messages=10_000,
     reclaim_min_idle_ms=1_000,
     redis_benchmark_requests=(200_000, 1_000_000),
+    scrapy_pages=2_000,
 )
 
 QUICK = Profile(
@@ -55,6 +58,7 @@ QUICK = Profile(
     reclaim_messages=10_000,
     reclaim_min_idle_ms=500,
     redis_benchmark_requests=(50_000, 200_000),
+    scrapy_pages=1_000,
 )
 
 PROFILES = {p.name: p for p in (FULL, QUICK)}

@@ -93,6 +93,36 @@ TARGETS: list[Target] = [
         "{:.3f} ms",
     ),
     (
+        "SQLite sink >= 50,000 quotes/s per consumer",
+        lambda rs: _rate(find(rs, "sink", sink="sqlite")),
+        lambda v: v >= 50_000,
+        "{:,.0f} quotes/s",
+    ),
+    (
+        "PostgreSQL sink >= 30,000 quotes/s per consumer",
+        lambda rs: _rate(find(rs, "sink", sink="postgresql")),
+        lambda v: v >= 30_000,
+        "{:,.0f} quotes/s",
+    ),
+    (
+        "Scrapy: project pipeline >= 3 x one RPUSH per item (items/s of the same crawl)",
+        lambda rs: _ratio(
+            _rate(find(rs, "scrapy", pipeline="project")),
+            _rate(find(rs, "scrapy", pipeline="rpush")),
+        ),
+        lambda v: v >= 3,
+        "{:.2f} x",
+    ),
+    (
+        "Scrapy: project pipeline not the bottleneck (>= 0.9 x the crawl with no pipeline)",
+        lambda rs: _ratio(
+            _rate(find(rs, "scrapy", pipeline="project")),
+            _rate(find(rs, "scrapy", pipeline="none")),
+        ),
+        lambda v: v >= 0.9,
+        "{:.2f} x",
+    ),
+    (
         "consumer RSS flat within 10% over the long run",
         lambda rs: (lambda r: None if r is None else r.extra.get("rss_growth_pct", [None])[0])(
             find(rs, "memory")

@@ -99,3 +99,41 @@ def paced(count: int, rate: float | None) -> Iterator[int]:
         if delay > 0:
             time.sleep(delay)
         yield i
+
+
+def quote_envelopes(count: int) -> Iterator[Envelope]:
+    """``count`` quote envelopes as a crawl makes them, each a different quote (its own key).
+
+    Fields: text, author, tags, author_url and the page's url, as the spider's
+    ``QuoteItem`` has them, plus ``page_url`` (the name the consumer's
+    ``to_record`` reads the page from) so every column of the sinks is filled.
+    Keys are distinct, so a sink inserts ``count`` new rows (a first crawl).
+    """
+    rng = random.Random(7)
+    for i in range(count):
+        words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(10, 18))).capitalize()
+        text = f"“{words} ({i}).”"
+        author = _AUTHORS[i % len(_AUTHORS)]
+        page = f"http://127.0.0.1:8000/page/{i // 10 + 1}/"
+        data = {
+            "text": text,
+            "author": author,
+            "tags": rng.sample(_TAGS, rng.randint(0, 3)),
+            "author_url": f"http://127.0.0.1:8000/author/{author.replace(' ', '-')}/",
+            "url": page,
+            "page_url": page,
+        }
+        yield Envelope("quote", fingerprint(text, author), data)
+
+
+def prefill_quotes(client: redis.Redis, stream: str, count: int, chunk: int = 1_000) -> None:
+    """XADD ``count`` distinct ``quote_envelopes`` to ``stream`` (pipelined; not measured)."""
+    source = quote_envelopes(count)
+    left = count
+    while left > 0:
+        n = min(chunk, left)
+        with client.pipeline(transaction=False) as pipe:
+            for _ in range(n):
+                pipe.xadd(stream, encode(next(source)))  # type: ignore[arg-type]
+            pipe.execute()
+        left -= n

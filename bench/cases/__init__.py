@@ -1,9 +1,8 @@
 """The cases; each registers itself with ``@case(..., order=N)`` (the run's order).
 
 Orders: 10 naive, 20 raw loop, 30 streamlib consumer, 40 FastStream, 50
-producer, 55 end to end, 80 redis-benchmark, 85 reclaim, 90 memory. Free
-slots for later: 35 streamlib with each sink (case 4), 60 the Scrapy item
-pipeline (case 6), once the consumer's sinks and the producer's pipeline land.
+producer, 55 end to end, 80 redis-benchmark, 85 reclaim, 90 memory. 35
+streamlib with each sink (case 4), 60 the Scrapy item pipeline (case 6).
 """
 
 from . import (  # noqa: F401
@@ -14,5 +13,7 @@ from . import (  # noqa: F401
     rawloop,
     reclaim,
     redis_limit,
+    scrapy_side,
+    sinks,
     streamlib_consumer,
 )

@@ -1,0 +1,224 @@
+"""Case 4: streamlib's ``GroupConsumer`` with the real ``QuoteHandler`` and each sink.
+
+One consumer process drains a pre-filled stream of distinct quote envelopes
+(``workload.quote_envelopes``: text, author, tags, author_url, page url) into
+SQLite (the default sink), PostgreSQL and JSON lines, through the consumer
+service's own handler and ``open_sink``: validation, one upsert transaction
+(or one fsynced append) per batch, then the batch's XACK. Each run writes to
+a new database file, schema or file, so every run inserts the same rows into
+empty tables; afterwards the rows are counted (all there, nothing rejected).
+
+PostgreSQL: ``TEST_POSTGRES_DSN`` if set, else the test suite's candidates on
+127.0.0.1:5432; each run gets its own schema (``search_path`` in the URL),
+dropped afterwards. No server answering: that sink is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote as urlquote
+
+from consumer.handler import QuoteHandler
+from consumer.sinks import open_sink
+from streamlib import GroupConsumer
+from streamlib.connection import client_from_url
+
+from .. import workload
+from ..procs import Gate, Stopwatch, run_together, window
+from ..registry import CaseResult, Run, case
+from ..runner import Context, measure, repeat
+from .streamlib_consumer import settings_for
+
+log = logging.getLogger("bench")
+
+#: Where a PostgreSQL server is looked for (as tests/consumer/conftest.py does).
+PG_CANDIDATES = (
+    "postgresql://postgres@127.0.0.1:5432/test",
+    "postgresql://root@127.0.0.1:5432/test",
+)
+
+
+def sink_worker(
+    url: str, stream: str, group: str, me: str, sink_url: str, *, gate: Gate
+) -> dict[str, Any]:
+    """Drain ``stream`` with a ``GroupConsumer`` and ``QuoteHandler(open_sink(sink_url))``."""
+    sink = open_sink(sink_url)
+    consumer = GroupConsumer(
+        client_from_url(url), settings_for(url, stream, group, me), QuoteHandler(sink)
+    )
+    gate()
+    sw = Stopwatch()
+    stats = consumer.run(burst=True)
+    report = sw.report(
+        stats.acked, dead_lettered=stats.dead_lettered, handler_errors=stats.handler_errors
+    )
+    sink.close()
+    return report
+
+
+def postgres_dsn() -> str | None:
+    """The DSN of a PostgreSQL server that answers, or ``None``."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    env = os.environ.get("TEST_POSTGRES_DSN")
+    for dsn in ([env] if env else []) + list(PG_CANDIDATES):
+        try:
+            with psycopg.connect(dsn, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            return dsn
+        except psycopg.Error as exc:
+            log.info("no PostgreSQL at %s: %s", dsn, str(exc).strip().splitlines()[0])
+    return None
+
+
+class _Target:
+    """A fresh place for one run's rows: ``url`` for the sink, ``count()`` and ``drop()``."""
+
+    url: str
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def drop(self) -> None:
+        raise NotImplementedError
+
+
+class _SQLite(_Target):
+    def __init__(self, scratch: Path) -> None:
+        self.path = scratch / f"sink-{uuid.uuid4().hex[:8]}.db"
+        self.url = f"sqlite:///{self.path}"
+
+    def count(self) -> int:
+        with sqlite3.connect(self.path) as conn:
+            return int(conn.execute("SELECT count(*) FROM quotes").fetchone()[0])
+
+    def drop(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+class _JsonLines(_Target):
+    def __init__(self, scratch: Path) -> None:
+        self.path = scratch / f"sink-{uuid.uuid4().hex[:8]}.jsonl"
+        self.url = f"jsonl:{self.path}"
+
+    def count(self) -> int:
+        with self.path.open("rb") as f:
+            return sum(1 for _ in f)
+
+    def drop(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class _Postgres(_Target):
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.dsn = dsn
+        self.schema = f"qs_bench_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {self.schema}")
+        sep = "&" if "?" in dsn else "?"
+        self.url = f"{dsn}{sep}options={urlquote(f'-c search_path={self.schema}')}"
+
+    def count(self) -> int:
+        import psycopg
+
+        with psycopg.connect(self.dsn) as conn:
+            row = conn.execute(f"SELECT count(*) FROM {self.schema}.quotes").fetchone()
+        return int(row[0]) if row else 0
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+
+def _sink_runs(
+    ctx: Context, stream: str, count: int, repeats: int, label: str, target: Callable[[], _Target]
+) -> list[Run]:
+    def once() -> Run:
+        group = ctx.name("group")
+        workload.fresh_group(ctx.client, stream, group)
+        place = target()
+        try:
+            reports, redis_cpu = run_together(
+                [(sink_worker, (ctx.url, stream, group, "c0", place.url))],
+                timeout=max(120.0, count / 1_000),
+                redis_pid=ctx.redis_pid,
+            )
+            stored = place.count()
+        finally:
+            workload.drop_group(ctx.client, stream, group)
+            place.drop()
+        done = sum(r["count"] for r in reports)
+        bad = sum(r["dead_lettered"] + r["handler_errors"] for r in reports)
+        if done != count or stored != count or bad:
+            raise RuntimeError(
+                f"{label}: {done} of {count} acked, {stored} rows stored, "
+                f"{bad} dead-lettered or failed"
+            )
+        return Run(
+            messages=done,
+            seconds=window(reports),
+            cpu_s=sum(r["cpu_s"] for r in reports),
+            redis_cpu_s=redis_cpu,
+        )
+
+    return repeat(repeats, once, label)
+
+
+@case("sink", "streamlib GroupConsumer + QuoteHandler into each sink", order=35)
+def sinks(ctx: Context) -> list[CaseResult]:
+    """SQLite, PostgreSQL and JSON lines, one consumer process each."""
+    p = ctx.profile
+    count = p.messages
+    repeats = min(p.repeats, 3)
+    stream = ctx.name("quotes")
+    t0 = time.monotonic()
+    workload.prefill_quotes(ctx.client, stream, count)
+    log.info("pre-filled %s with %d quotes in %.1fs", stream, count, time.monotonic() - t0)
+    dsn = postgres_dsn()
+    upsert = "quotes/s: distinct quotes upserted, one transaction per batch of 500"
+    plan: list[tuple[str, str, Callable[[], _Target] | None, str]] = [
+        ("sqlite", "SQLite (default)", lambda: _SQLite(ctx.scratch), upsert),
+        ("postgresql", "PostgreSQL", (lambda: _Postgres(dsn)) if dsn else None, upsert),
+        (
+            "jsonl",
+            "JSON lines",
+            lambda: _JsonLines(ctx.scratch),
+            "quotes/s: one write + fsync per batch of 500",
+        ),
+    ]
+    out = []
+    try:
+        for key, title, target, note in plan:
+            if target is None:
+                log.warning("sink %s skipped: no PostgreSQL server answered", key)
+                continue
+            runs = _sink_runs(ctx, stream, count, repeats, f"sink {key}", target)
+            out.append(
+                measure(
+                    runs,
+                    name=f"streamlib GroupConsumer + QuoteHandler, {title} sink, 1 process",
+                    case="sink",
+                    kind="consumer",
+                    params={"processes": 1, "sink": key},
+                    note=note,
+                )
+            )
+    finally:
+        ctx.drop(stream)
+    if dsn is None and out:
+        out[0].note += "; the PostgreSQL sink was not run: no PostgreSQL server answered"
+    return out
