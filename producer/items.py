@@ -13,7 +13,7 @@ class QuoteItem:
     author: str = ""  # the byline under the quote
     tags: list[str] = dataclasses.field(default_factory=list)
     author_url: str = ""  # absolute, with the trailing slash (same as AuthorItem.url)
-    url: str = ""  # the list page it was found on
+    page_url: str = ""  # the list page it was found on
 
 
 @dataclasses.dataclass

@@ -76,7 +76,7 @@ TAGS = ("life", "love", "books", "humor", "truth", "wit", "time", "hope")
 class Expected:
     """What a complete crawl of the generated site yields."""
 
-    #: One dict per quote, in site order: text, author, tags, author_url, url (paths).
+    #: One dict per quote, in site order: text, author, tags, author_url, page_url (paths).
     quotes: list[dict[str, Any]]
     #: One dict per author that has a quote: name, born_date, born_location,
     #: description (stripped), url (path with trailing slash).
@@ -244,7 +244,7 @@ def generate_site(
                     "author": author.byline,
                     "tags": tags,
                     "author_url": f"/author/{author.slug}/",
-                    "url": page_path,
+                    "page_url": page_path,
                 }
             )
         html = _list_page(page, "".join(blocks), has_next=page < pages)

@@ -48,7 +48,7 @@ class QuotesSpider(scrapy.Spider):
                 author=quote.css("small.author::text").get(default="").strip(),
                 tags=quote.css("div.tags a.tag::text").getall(),
                 author_url=author_url,
-                url=response.url,
+                page_url=response.url,
             )
             if author_url and author_url not in self._authors_requested:
                 self._authors_requested.add(author_url)

@@ -69,12 +69,16 @@ def test_crawl_into_four_replicas_stores_every_record_once(
     assert info is not None and (info.pending, info.lag) == (0, 0)
     assert client.xlen(f"{stream}:dead") == 0
 
-    quotes = rows(sink, "SELECT text, author, tags, author_url FROM quotes")
-    want = {(q["text"], q["author"], tuple(q["tags"]), q["author_url"]) for q in expected.quotes}
+    quotes = rows(sink, "SELECT text, author, tags, author_url, page_url FROM quotes")
+    want = {
+        (q["text"], q["author"], tuple(q["tags"]), q["author_url"], q["page_url"])
+        for q in expected.quotes
+    }
+    root = site.url.rstrip("/")
     got = {
         (text, author, tuple(json.loads(tags) if isinstance(tags, str) else tags),
-         author_url.removeprefix(site.url.rstrip("/")))
-        for text, author, tags, author_url in quotes
+         author_url.removeprefix(root), page_url.removeprefix(root))
+        for text, author, tags, author_url, page_url in quotes
     }  # fmt: skip
     assert len(quotes) == len(expected.quotes)  # one row each: no duplicates
     assert got == want

@@ -83,7 +83,9 @@ def relative(data: Mapping[str, Any], base: str) -> dict[str, Any]:
     """A record with its URLs made relative to the site's root, as ``Expected`` has them."""
     root = base.rstrip("/")
     return {
-        k: v.removeprefix(root) if k in ("url", "author_url") and isinstance(v, str) else v
+        k: v.removeprefix(root)
+        if k in ("url", "author_url", "page_url") and isinstance(v, str)
+        else v
         for k, v in data.items()
     }
 

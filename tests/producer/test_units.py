@@ -25,8 +25,8 @@ from tests.helpers import quote
 @pytest.mark.parametrize(
     ("item", "missing"),
     [
-        (QuoteItem(text="", author="A", url="u"), ["text"]),
-        (QuoteItem(text="“T”", author="  ", url="u"), ["author"]),
+        (QuoteItem(text="", author="A", page_url="u"), ["text"]),
+        (QuoteItem(text="“T”", author="  ", page_url="u"), ["author"]),
         (QuoteItem(), ["text", "author"]),
         (AuthorItem(name="", url="u"), ["name"]),
     ],
@@ -54,7 +54,7 @@ def test_a_complete_record_passes_validation() -> None:
 
 
 def test_envelopes_carry_type_and_stable_key() -> None:
-    q = to_envelope(QuoteItem(text="“It’s”", author="Ann", tags=["x"], url="u"))
+    q = to_envelope(QuoteItem(text="“It’s”", author="Ann", tags=["x"], page_url="u"))
     assert (q.type, q.key) == ("quote", fingerprint("“It’s”", "Ann"))
     assert q.data["tags"] == ["x"]
     a = to_envelope(AuthorItem(name="Ann", description="d"))
