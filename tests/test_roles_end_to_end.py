@@ -32,11 +32,10 @@ from tests.entrypoints import STREAMCTL, clean_env
 from tests.helpers import wait_for
 from tests.producer.conftest import (
     CRAWL_TIMEOUT,
-    ROOT,
     Crawl,
-    crawl_env,
+    backpressure_crawl,
+    catch_up,
     read_stream,
-    scrapy_command,
 )
 
 PASSWORD = "role-E2E-Secret-5"
@@ -61,40 +60,21 @@ def test_spider_backpressure_under_the_producer_rule(
     total = len(expected.quotes) + len(expected.authors)
     admin.xgroup_create("quotes", "slow", id="0", mkstream=True)
     log_path = tmp_path / "crawl.log"
-    with SiteServer(tmp_path / "site") as site, log_path.open("w") as log:
-        proc = subprocess.Popen(
-            scrapy_command(site.url, "DOWNLOAD_DELAY=0.2"),
-            cwd=ROOT,
-            env=crawl_env(
-                STREAM_REDIS_URL=url,
-                STREAM_NAME="quotes",
-                STREAM_BATCH_SIZE="4",
-                STREAM_MAX_DELAY="0.05",
-                STREAM_BACKPRESSURE_GROUP="slow",
-                STREAM_BACKPRESSURE_HIGH="12",
-                STREAM_BACKPRESSURE_LOW="4",
-                STREAM_BACKPRESSURE_INTERVAL="0.05",
-            ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    with (
+        SiteServer(tmp_path / "site") as site,
+        backpressure_crawl(site.url, "quotes", log_path, STREAM_REDIS_URL=url) as proc,
+    ):
+        wait_for(
+            lambda: "pausing the crawl" in log_path.read_text() or proc.poll() is not None,
+            timeout=90,
+            what="the crawl to pause",
         )
-        try:
-            wait_for(
-                lambda: "pausing the crawl" in log_path.read_text() or proc.poll() is not None,
-                timeout=90,
-                what="the crawl to pause",
-            )
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-
-            def catch_up() -> bool:
-                admin.xreadgroup("slow", "c1", {"quotes": ">"}, count=1000)
-                return proc.poll() is not None
-
-            wait_for(catch_up, timeout=CRAWL_TIMEOUT, what="the crawl to resume and finish")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        wait_for(
+            lambda: catch_up(admin, "quotes", proc),
+            timeout=CRAWL_TIMEOUT,
+            what="the crawl to resume and finish",
+        )
     crawl = Crawl(proc.returncode, log_path.read_text())
     assert crawl.returncode == 0, crawl.output[-3000:]
     assert "resuming the crawl" in crawl.output

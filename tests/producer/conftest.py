@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -72,6 +73,49 @@ def run_crawl(start_url: str, *settings: str, **env: str) -> Crawl:
         timeout=CRAWL_TIMEOUT,
     )
     return Crawl(proc.returncode, proc.stdout + proc.stderr)
+
+
+#: Backpressure on group ``slow``: pause at a lag of 12 entries, resume at 4,
+#: in small, quick batches so the lag moves in steps the test can see.
+BACKPRESSURE = {
+    "STREAM_BATCH_SIZE": "4",
+    "STREAM_MAX_DELAY": "0.05",
+    "STREAM_BACKPRESSURE_GROUP": "slow",
+    "STREAM_BACKPRESSURE_HIGH": "12",
+    "STREAM_BACKPRESSURE_LOW": "4",
+    "STREAM_BACKPRESSURE_INTERVAL": "0.05",
+}
+
+
+@contextlib.contextmanager
+def backpressure_crawl(
+    site_url: str, stream: str, log_path: Path, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A crawl of ``site_url`` into ``stream`` with ``BACKPRESSURE``, logging to ``log_path``.
+
+    A download delay keeps the crawl longer than a few lag checks. The crawl is
+    killed on exit if it is still running.
+    """
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            scrapy_command(site_url, "DOWNLOAD_DELAY=0.2"),
+            cwd=ROOT,
+            env=crawl_env(STREAM_NAME=stream, **BACKPRESSURE, **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+def catch_up(client: redis.Redis, stream: str, proc: subprocess.Popen[bytes]) -> bool:
+    """Group ``slow`` reads everything there is; whether the crawl has ended."""
+    client.xreadgroup("slow", "c1", {stream: ">"}, count=1000)
+    return proc.poll() is not None
 
 
 def read_stream(client: redis.Redis, stream: str) -> list[Envelope]:
