@@ -90,13 +90,14 @@ def test_redis_killed_mid_batch_loses_nothing(
     fill(client, "s", 50)
     seen: Counter[str] = Counter()
     crashed = threading.Event()
+    restart = threading.Timer(0.5, server.start)  # back on its AOF, a moment later
 
     def handler(batch: Sequence[Message]) -> None:
         seen.update(m.envelope.key for m in batch)  # "stored"...
         if not crashed.is_set():  # ...and Redis dies before the acknowledgement
             crashed.set()
             server.kill()
-            threading.Timer(0.5, server.start).start()  # back on its AOF, a moment later
+            restart.start()
 
     settings = StreamSettings(
         redis_url=server.url, stream="s", group="g", consumer="c", batch_size=20, block_ms=50
@@ -108,6 +109,10 @@ def test_redis_killed_mid_batch_loses_nothing(
         return drained(client, "s", "g", 50)
 
     wait_for(done, timeout=60, what="the consumer to drain after the restart")
+    # The consumer can be served before start() has seen its own PING: let start()
+    # finish here, or the teardown's kill lands in the middle of it.
+    restart.join(30)
+    assert not restart.is_alive() and server.running
     assert set(seen) == {quote(n).key for n in range(50)}
     assert sorted(seen.values()) == [1] * 30 + [2] * 20  # the first batch, once more
     assert consumer.stats.redelivered == 20 and consumer.stats.redis_errors >= 1
