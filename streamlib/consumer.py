@@ -28,23 +28,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import redis
 
-from ._slots import slot_setters
 from .backoff import Backoff
-from .codec import Envelope, decode
+from .codec import Envelope, Fields, FlatFields, decode, decode_flat, field_map
 from .deadletter import dead_letter_fields
 from .errors import DecodeError
 from .lease import Lease
+from .rawcmd import raw_capable, run_raw
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
 
-#: One raw entry as redis-py returns it (RESP2): id and fields. A pending
-#: entry that was deleted from the stream comes back with empty fields.
-RawEntry = tuple[bytes, dict[bytes, bytes]]
+#: One raw entry: id and fields, as redis-py returns them (RESP2, a mapping)
+#: or, for new entries read with ``run_raw``, as Redis sends them (a flat
+#: list). A pending entry that was deleted from the stream has empty fields.
+RawEntry = tuple[bytes, Fields | FlatFields]
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)  # includes LOADING
 #: Replies meaning the group (or the whole stream) is gone: recreate it.
@@ -64,9 +65,8 @@ TRANSIENT_TYPES = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Message:
-    """One decoded entry handed to the handler."""
+class Message(NamedTuple):
+    """One decoded entry handed to the handler (immutable)."""
 
     id: str
     envelope: Envelope
@@ -74,16 +74,12 @@ class Message:
     deliveries: int = 1
 
 
-_SET_ID, _SET_ENVELOPE, _SET_DELIVERIES = slot_setters(Message, ("id", "envelope", "deliveries"))
+_new_tuple = tuple.__new__
 
 
 def _new_message(id_: str, envelope: Envelope, deliveries: int) -> Message:
-    """``Message(id_, envelope, deliveries)`` for the per-entry hot path (see ``_slots``)."""
-    message: Message = object.__new__(Message)
-    _SET_ID(message, id_)
-    _SET_ENVELOPE(message, envelope)
-    _SET_DELIVERIES(message, deliveries)
-    return message
+    """``Message(id_, envelope, deliveries)`` for the per-entry hot path, minus the call."""
+    return _new_tuple(Message, (id_, envelope, deliveries))
 
 
 @dataclasses.dataclass
@@ -126,7 +122,7 @@ class ConsumerStats:
 @dataclasses.dataclass(frozen=True, slots=True)
 class _DeadEntry:
     id: bytes
-    fields: Mapping[bytes, bytes]
+    fields: Fields | FlatFields
     reason: str
     deliveries: int
 
@@ -159,6 +155,9 @@ class GroupConsumer:
         #: While a handler runs, its batch is renewed this often (see ``lease``).
         # While the handler runs, its batch is renewed every third of min-idle.
         self._lease = Lease(client, s.stream, s.group, s.consumer, max(0.01, s.min_idle_ms / 3000))
+        #: New entries are read without redis-py's per-entry dicts where the
+        #: client allows it (see ``rawcmd``); a cluster client reads as usual.
+        self._raw = raw_capable(client)
 
     # -- control ------------------------------------------------------------
 
@@ -235,13 +234,20 @@ class GroupConsumer:
                 self._backoff.reset()
 
     def _read_new(self, *, block_ms: int | None) -> int:
-        reply = self.client.xreadgroup(
-            self._group,
-            self._me,
-            {self._stream: ">"},
-            count=self.settings.batch_size,
-            block=block_ms,
-        )
+        if self._raw:
+            args: list[str | int] = ["XREADGROUP", "GROUP", self._group, self._me]
+            args += ["COUNT", self.settings.batch_size]
+            if block_ms is not None:
+                args += ["BLOCK", block_ms]
+            reply = run_raw(self.client, *args, "STREAMS", self._stream, ">")
+        else:
+            reply = self.client.xreadgroup(
+                self._group,
+                self._me,
+                {self._stream: ">"},
+                count=self.settings.batch_size,
+                block=block_ms,
+            )
         self.stats.last_progress = time.monotonic()
         entries = _entries(reply)
         if entries:
@@ -329,7 +335,7 @@ class GroupConsumer:
                     dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
                     continue
             try:
-                envelope = decode(fields)
+                envelope = decode_flat(fields) if isinstance(fields, list) else decode(fields)
             except DecodeError as exc:
                 dead.append(_DeadEntry(entry_id, fields, exc.reason, deliveries))
                 continue
@@ -393,7 +399,7 @@ class GroupConsumer:
                             consumer=self._me,
                             deliveries=d.deliveries,
                             reason=d.reason,
-                            fields=d.fields,
+                            fields=field_map(d.fields),
                         ),
                     )
                 pipe.xack(self._stream, self._group, *(d.id for d in dead))

@@ -1,8 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import pytest
 
 from streamlib import DecodeError, Envelope, decode, encode, fingerprint
+from streamlib.codec import decode_flat
+
+
+def flat(fields: Mapping[bytes, bytes]) -> list[bytes]:
+    """Fields as Redis sends them: name, value, name, value, ..."""
+    return [part for pair in fields.items() for part in pair]
+
+
+#: Both decoders: fields as a mapping (redis-py's replies), and as the flat
+#: list Redis sends, which the consumer reads new entries as.
+DECODERS: list[Callable[[Mapping[bytes, bytes]], Envelope]] = [
+    decode,
+    lambda fields: decode_flat(flat(fields)),
+]
+both_decoders = pytest.mark.parametrize("decoder", DECODERS, ids=["mapping", "flat"])
 
 
 def wire(envelope: Envelope) -> dict[bytes, bytes]:
@@ -12,11 +29,21 @@ def wire(envelope: Envelope) -> dict[bytes, bytes]:
     }
 
 
-def test_round_trip_keeps_every_field() -> None:
+@both_decoders
+def test_round_trip_keeps_every_field(decoder: Callable[[Mapping[bytes, bytes]], Envelope]) -> None:
     env = Envelope(type="quote", key="k1", data={"text": "“Curly” it’s", "tags": []}, ts=1234)
     fields = encode(env)
     assert set(fields) == {"v", "type", "key", "ts", "data"}
-    assert decode(wire(env)) == env
+    assert decoder(wire(env)) == env
+    assert type(decoder(wire(env))) is Envelope
+
+
+@both_decoders
+def test_fields_in_another_order_decode_the_same(
+    decoder: Callable[[Mapping[bytes, bytes]], Envelope],
+) -> None:
+    env = Envelope(type="quote", key="k1", data={"text": "t"}, ts=1234)
+    assert decoder(dict(reversed(wire(env).items()))) == env
 
 
 def test_ts_defaults_to_now_in_ms() -> None:
@@ -41,21 +68,31 @@ def test_ts_defaults_to_now_in_ms() -> None:
             lambda f: f.update({b"extra": b"x" * (1 << 20 | 1)}),
             "field 'extra' is 1048577 bytes, over the limit of 1048576",
         ),
+        (
+            lambda f: f.update({b"data": b'"' + b"x" * (1 << 20) + b'"'}),
+            "field 'data' is 1048578 bytes, over the limit of 1048576",
+        ),
         (lambda f: f.update({b"key": b""}), "empty field 'key'"),
+        (lambda f: f.update({b"ts": b""}), "empty field 'ts'"),
+        (lambda f: f.update({b"data": b'{"a": NaN}'}), "field 'data' is not valid JSON"),
     ],
 )
-def test_decode_names_what_is_wrong(mutate, reason: str) -> None:  # type: ignore[no-untyped-def]
+@both_decoders
+def test_decode_names_what_is_wrong(mutate, reason: str, decoder) -> None:  # type: ignore[no-untyped-def]
     fields = wire(Envelope(type="quote", key="k", data={"a": 1}))
     mutate(fields)
     with pytest.raises(DecodeError) as info:
-        decode(fields)
+        decoder(fields)
     assert info.value.reason == reason
 
 
-def test_unknown_extra_fields_are_ignored() -> None:
+@both_decoders
+def test_unknown_extra_fields_are_ignored(
+    decoder: Callable[[Mapping[bytes, bytes]], Envelope],
+) -> None:
     fields = wire(Envelope(type="quote", key="k", data={}))
     fields[b"trace"] = b"abc"
-    assert decode(fields).key == "k"
+    assert decoder(fields).key == "k"
 
 
 def test_encode_refuses_what_is_not_json() -> None:
