@@ -89,6 +89,48 @@ def test_sqlite_sink_is_in_wal_mode(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+def test_sqlite_sink_keeps_full_sync_with_a_large_cache_and_rare_checkpoints(
+    tmp_path: Path,
+) -> None:
+    from consumer.sinks.sqlite import CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES, SQLiteSink
+
+    sink = SQLiteSink(str(tmp_path / "q.db"))
+    try:
+        conn = sink._conn
+        assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert conn.execute("PRAGMA cache_size").fetchone() == (-CACHE_KIB,)
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (WAL_AUTOCHECKPOINT_PAGES,)
+        assert CACHE_KIB > 2_000 and WAL_AUTOCHECKPOINT_PAGES > 1_000  # above SQLite's defaults
+    finally:
+        sink.close()
+
+
+def test_sqlite_sink_takes_over_a_file_made_by_an_earlier_version(tmp_path: Path) -> None:
+    """A quotes.db created before the sink's tuning (rollback journal, default
+    pragmas) is used as it is: same tables, upserts keep its first stream ids."""
+    import sqlite3
+
+    from consumer.sinks import sql
+
+    path = tmp_path / "quotes.db"
+    with sqlite3.connect(path) as old:
+        for statement in sql.create_tables("TEXT", "TEXT"):
+            old.execute(statement)
+        old.execute(
+            "INSERT INTO quotes VALUES ('k1', 'old', 'auth', '[]', NULL, NULL, '1-0', 'then')"
+        )
+    old.close()
+    sink = open_sink(f"sqlite:///{path}")
+    sink.store([q("k1", "9-0", text="new"), q("k2", "10-0")], [])
+    sink.close()
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT key, text, stream_id, stored_at FROM quotes ORDER BY key")
+        assert [r[:3] for r in rows] == [("k1", "new", "1-0"), ("k2", "t", "10-0")]
+        assert conn.execute("SELECT stored_at FROM quotes WHERE key = 'k1'").fetchone() == ("then",)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.close()
+
+
 def test_jsonl_sink_appends_lines_and_repeats_on_redelivery(tmp_path: Path) -> None:
     path = tmp_path / "out" / "quotes.jsonl"
     sink = open_sink(f"jsonl:{path}")
