@@ -57,6 +57,23 @@ def test_sql_sink_creates_tables_and_stores(sql_sink: tuple[Sink, Callable]) -> 
     assert authors == [("j", "Jane", "May 1", "Paris", "desc", "http://a")]
 
 
+@pytest.mark.parametrize(
+    "tags",
+    [
+        (),
+        ("a",),
+        ("life", "love", "“inspirational”"),
+        ('say "hi"', "back\\slash", "tab\tnew\nline", "\x01\x1f\x7f", "é😀\u2028", ""),
+    ],
+)
+def test_tags_are_stored_as_json_dumps_writes_them(tags: tuple[str, ...]) -> None:
+    from consumer.sinks.sql import quote_row
+
+    row = quote_row(q("k", "1-0", tags=tags), "now")
+    assert row[3] == json.dumps(list(tags), ensure_ascii=False)
+    assert tuple(json.loads(str(row[3]))) == tags
+
+
 def test_sql_sink_upserts_on_key_keeping_the_first_stream_id(
     sql_sink: tuple[Sink, Callable],
 ) -> None:
