@@ -171,6 +171,48 @@ def test_jsonl_sink_appends_lines_and_repeats_on_redelivery(tmp_path: Path) -> N
     assert "stored_at" in lines[0]
 
 
+def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
+    odd = 'q"\\\n\t\x01é😀\u2028'
+    quote = Quote("k1", odd, "auth", (odd, "b"), None, odd, "1-0")
+    author = Author("j", odd, None, "Paris", "", None, "2-0")
+    path = tmp_path / "quotes.jsonl"
+    sink = open_sink(f"jsonl:{path}")
+    sink.store([quote], [author])
+    sink.close()
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[2] == ""
+    stored_at = json.loads(lines[0])["stored_at"]
+    expected = [
+        {
+            "type": "quote",
+            "key": "k1",
+            "stream_id": "1-0",
+            "stored_at": stored_at,
+            "data": {
+                "text": odd,
+                "author": "auth",
+                "tags": [odd, "b"],
+                "author_url": None,
+                "page_url": odd,
+            },
+        },
+        {
+            "type": "author",
+            "key": "j",
+            "stream_id": "2-0",
+            "stored_at": stored_at,
+            "data": {
+                "name": odd,
+                "born_date": None,
+                "born_location": "Paris",
+                "description": "",
+                "url": None,
+            },
+        },
+    ]
+    assert lines[:2] == [json.dumps(doc, ensure_ascii=False) for doc in expected]
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
