@@ -7,6 +7,7 @@ stream with the ``InvalidRecord`` reason and is never retried.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,20 +49,17 @@ class Author:
 
 Record = Quote | Author
 
+#: A character no sink can store: NUL (PostgreSQL text) or a lone surrogate (UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
 
 def to_record(message: Message) -> Record:
     """The record in ``message``, or ``InvalidRecord`` saying what is wrong."""
     envelope = message.envelope
     data = envelope.data
     if envelope.type == QUOTE:
-        return Quote(
-            key=envelope.key,
-            text=_required(data, "text", QUOTE),
-            author=_required(data, "author", QUOTE),
-            tags=_tags(data),
-            author_url=_optional(data, "author_url", QUOTE),
-            page_url=_optional(data, "page_url", QUOTE),
-            stream_id=message.id,
+        return _well_formed_quote(data, envelope.key, message.id) or _checked_quote(
+            data, envelope.key, message.id
         )
     if envelope.type == AUTHOR:
         return Author(
@@ -74,6 +72,53 @@ def to_record(message: Message) -> Record:
             stream_id=message.id,
         )
     raise InvalidRecord(f"unknown record type {envelope.type!r}")
+
+
+def _checked_quote(data: Mapping[str, Any], key: str, stream_id: str) -> Quote:
+    """The quote in ``data``, checked field by field: ``InvalidRecord`` names the first problem."""
+    return Quote(
+        key=key,
+        text=_required(data, "text", QUOTE),
+        author=_required(data, "author", QUOTE),
+        tags=_tags(data),
+        author_url=_optional(data, "author_url", QUOTE),
+        page_url=_optional(data, "page_url", QUOTE),
+        stream_id=stream_id,
+    )
+
+
+def _well_formed_quote(data: Mapping[str, Any], key: str, stream_id: str) -> Quote | None:
+    """The quote when ``data`` passes every check, tested in one pass; else ``None``.
+
+    The common case, cheaply: no per-field calls, one scan for unstorable
+    characters over all the strings. ``None`` sends ``to_record`` through the
+    field-by-field checks (``_checked_quote``), which find the first problem
+    and word its reason (or build the same quote, were this test too strict).
+    """
+    text, author = data.get("text"), data.get("author")
+    tags, author_url, page_url = data.get("tags"), data.get("author_url"), data.get("page_url")
+    if tags is None:
+        tags = []
+    if not (
+        isinstance(text, str)
+        and isinstance(author, str)
+        and isinstance(tags, list)
+        and (author_url is None or isinstance(author_url, str))
+        and (page_url is None or isinstance(page_url, str))
+        and text
+        and author
+        and not text.isspace()
+        and not author.isspace()
+    ):
+        return None
+    try:
+        # TypeError: a tag that is not a string.
+        everything = "\n".join([text, author, author_url or "", page_url or "", *tags])
+    except TypeError:
+        return None
+    if _UNSTORABLE.search(everything):
+        return None
+    return Quote(key, text, author, tuple(tags), author_url, page_url, stream_id)
 
 
 def _required(data: Mapping[str, Any], name: str, kind: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,6 +20,18 @@ from pathlib import Path
 from streamlib import ConfigError
 
 from ..records import AUTHOR, QUOTE, Author, Quote, Record
+
+#: ``json.dumps(doc, ensure_ascii=False)``'s output, without a new encoder per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _data_fields(cls: type) -> tuple[tuple[str, ...], operator.attrgetter[tuple[object, ...]]]:
+    names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("key", "stream_id"))
+    return names, operator.attrgetter(*names)
+
+
+#: Per record type: the fields under ``data`` (in declaration order), and their getter.
+_DATA = {QUOTE: _data_fields(Quote), AUTHOR: _data_fields(Author)}
 
 
 class JsonLinesSink:
@@ -54,9 +67,12 @@ class JsonLinesSink:
 
 
 def _line(kind: str, record: Record, stored_at: str) -> str:
-    data = dataclasses.asdict(record)
-    key, stream_id = data.pop("key"), data.pop("stream_id")
-    if "tags" in data:
-        data["tags"] = list(data["tags"])
-    doc = {"type": kind, "key": key, "stream_id": stream_id, "stored_at": stored_at, "data": data}
-    return json.dumps(doc, ensure_ascii=False) + "\n"
+    names, values = _DATA[kind]
+    doc = {
+        "type": kind,
+        "key": record.key,
+        "stream_id": record.stream_id,
+        "stored_at": stored_at,
+        "data": dict(zip(names, values(record), strict=True)),  # tags: a tuple, a JSON array
+    }
+    return _ENCODE(doc) + "\n"

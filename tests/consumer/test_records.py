@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.records import Author, InvalidRecord, Quote, to_record
+from consumer.records import (
+    Author,
+    InvalidRecord,
+    Quote,
+    _checked_quote,
+    _well_formed_quote,
+    to_record,
+)
 from streamlib import Envelope, Message
 
 
@@ -76,3 +83,51 @@ def test_author() -> None:
 def test_invalid_records_say_why(type_: str, data: dict[str, object], reason: str) -> None:
     with pytest.raises(InvalidRecord, match=reason.replace("(", r"\(")):
         to_record(message(type_, data))
+
+
+GOOD_QUOTES: list[dict[str, object]] = [
+    {"text": "t", "author": "a"},
+    {
+        "text": "“Hi.”",
+        "author": "Zoë",
+        "tags": ["a", "b\nc", ""],
+        "author_url": "",
+        "page_url": "p",
+    },
+    {"text": " x ", "author": "a", "tags": None, "author_url": None, "page_url": None, "url": 5},
+    {"text": "😀", "author": "a", "tags": ["\u2028"], "extra": [1]},
+]
+BAD_QUOTES: list[dict[str, object]] = [
+    {},
+    {"text": "", "author": "a"},
+    {"text": "\u2028 \t", "author": "a"},
+    {"text": "t", "author": " "},
+    {"text": b"t", "author": "a"},
+    {"text": "t", "author": "a", "tags": ("x",)},
+    {"text": "t", "author": "a", "tags": ["x", None]},
+    {"text": "t", "author": "a", "tags": "xy"},
+    {"text": "t", "author": "a", "author_url": 0},
+    {"text": "t", "author": "a", "page_url": False},
+    {"text": "t", "author": "a", "page_url": ["p"]},
+    {"text": "t\x00", "author": "a"},
+    {"text": "t", "author": "a", "tags": ["ok", "\udfff"]},
+    {"text": "t", "author": "a", "author_url": "\ud83d"},
+    {"text": "t", "author": "a", "page_url": "p\x00"},
+    {"text": "t", "author": "a\ud800"},
+]
+
+
+@pytest.mark.parametrize("data", GOOD_QUOTES)
+def test_a_well_formed_quote_takes_the_one_pass_check(data: dict[str, object]) -> None:
+    fast = _well_formed_quote(data, "k1", "1-0")
+    assert fast is not None
+    assert fast == _checked_quote(data, "k1", "1-0")
+
+
+@pytest.mark.parametrize("data", BAD_QUOTES)
+def test_a_bad_quote_fails_the_one_pass_check_and_the_detailed_one(
+    data: dict[str, object],
+) -> None:
+    assert _well_formed_quote(data, "k1", "1-0") is None
+    with pytest.raises(InvalidRecord):
+        _checked_quote(data, "k1", "1-0")

@@ -57,6 +57,23 @@ def test_sql_sink_creates_tables_and_stores(sql_sink: tuple[Sink, Callable]) -> 
     assert authors == [("j", "Jane", "May 1", "Paris", "desc", "http://a")]
 
 
+@pytest.mark.parametrize(
+    "tags",
+    [
+        (),
+        ("a",),
+        ("life", "love", "“inspirational”"),
+        ('say "hi"', "back\\slash", "tab\tnew\nline", "\x01\x1f\x7f", "é😀\u2028", ""),
+    ],
+)
+def test_tags_are_stored_as_json_dumps_writes_them(tags: tuple[str, ...]) -> None:
+    from consumer.sinks.sql import quote_row
+
+    row = quote_row(q("k", "1-0", tags=tags), "now")
+    assert row[3] == json.dumps(list(tags), ensure_ascii=False)
+    assert tuple(json.loads(str(row[3]))) == tags
+
+
 def test_sql_sink_upserts_on_key_keeping_the_first_stream_id(
     sql_sink: tuple[Sink, Callable],
 ) -> None:
@@ -89,6 +106,48 @@ def test_sqlite_sink_is_in_wal_mode(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+def test_sqlite_sink_keeps_full_sync_with_a_large_cache_and_rare_checkpoints(
+    tmp_path: Path,
+) -> None:
+    from consumer.sinks.sqlite import CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES, SQLiteSink
+
+    sink = SQLiteSink(str(tmp_path / "q.db"))
+    try:
+        conn = sink._conn
+        assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert conn.execute("PRAGMA cache_size").fetchone() == (-CACHE_KIB,)
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (WAL_AUTOCHECKPOINT_PAGES,)
+        assert CACHE_KIB > 2_000 and WAL_AUTOCHECKPOINT_PAGES > 1_000  # above SQLite's defaults
+    finally:
+        sink.close()
+
+
+def test_sqlite_sink_takes_over_a_file_made_by_an_earlier_version(tmp_path: Path) -> None:
+    """A quotes.db created before the sink's tuning (rollback journal, default
+    pragmas) is used as it is: same tables, upserts keep its first stream ids."""
+    import sqlite3
+
+    from consumer.sinks import sql
+
+    path = tmp_path / "quotes.db"
+    with sqlite3.connect(path) as old:
+        for statement in sql.create_tables("TEXT", "TEXT"):
+            old.execute(statement)
+        old.execute(
+            "INSERT INTO quotes VALUES ('k1', 'old', 'auth', '[]', NULL, NULL, '1-0', 'then')"
+        )
+    old.close()
+    sink = open_sink(f"sqlite:///{path}")
+    sink.store([q("k1", "9-0", text="new"), q("k2", "10-0")], [])
+    sink.close()
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT key, text, stream_id, stored_at FROM quotes ORDER BY key")
+        assert [r[:3] for r in rows] == [("k1", "new", "1-0"), ("k2", "t", "10-0")]
+        assert conn.execute("SELECT stored_at FROM quotes WHERE key = 'k1'").fetchone() == ("then",)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.close()
+
+
 def test_jsonl_sink_appends_lines_and_repeats_on_redelivery(tmp_path: Path) -> None:
     path = tmp_path / "out" / "quotes.jsonl"
     sink = open_sink(f"jsonl:{path}")
@@ -110,6 +169,48 @@ def test_jsonl_sink_appends_lines_and_repeats_on_redelivery(tmp_path: Path) -> N
     }
     assert lines[1]["data"]["name"] == "Jane"
     assert "stored_at" in lines[0]
+
+
+def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
+    odd = 'q"\\\n\t\x01é😀\u2028'
+    quote = Quote("k1", odd, "auth", (odd, "b"), None, odd, "1-0")
+    author = Author("j", odd, None, "Paris", "", None, "2-0")
+    path = tmp_path / "quotes.jsonl"
+    sink = open_sink(f"jsonl:{path}")
+    sink.store([quote], [author])
+    sink.close()
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[2] == ""
+    stored_at = json.loads(lines[0])["stored_at"]
+    expected = [
+        {
+            "type": "quote",
+            "key": "k1",
+            "stream_id": "1-0",
+            "stored_at": stored_at,
+            "data": {
+                "text": odd,
+                "author": "auth",
+                "tags": [odd, "b"],
+                "author_url": None,
+                "page_url": odd,
+            },
+        },
+        {
+            "type": "author",
+            "key": "j",
+            "stream_id": "2-0",
+            "stored_at": stored_at,
+            "data": {
+                "name": odd,
+                "born_date": None,
+                "born_location": "Paris",
+                "description": "",
+                "url": None,
+            },
+        },
+    ]
+    assert lines[:2] == [json.dumps(doc, ensure_ascii=False) for doc in expected]
 
 
 @pytest.mark.parametrize(
