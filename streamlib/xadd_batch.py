@@ -93,7 +93,8 @@ def _pack_any(stream: str, fields: Fields) -> bytes:
 def pack_xadds(stream: str, batch: Sequence[Fields]) -> bytes:
     """``XADD stream * <fields>`` for each mapping of ``batch``, as one RESP buffer.
 
-    Byte for byte what redis-py packs for ``xadd(stream, fields)``. Entries
+    Byte for byte what redis-py writes for ``xadd(stream, fields)`` (with its
+    Python packer or with hiredis'). Entries
     shaped like ``codec.encode``'s output go through one bytes format each;
     anything else field by field.
     """
@@ -101,7 +102,7 @@ def pack_xadds(stream: str, batch: Sequence[Fields]) -> bytes:
     out: list[bytes] = []
     append = out.append
     for fields in batch:
-        if len(fields) == 5 and tuple(fields) == ENVELOPE_FIELDS:
+        if tuple(fields) == ENVELOPE_FIELDS:
             try:
                 v = fields["v"].encode()  # type: ignore[union-attr]
                 t = fields["type"].encode()  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis.connection import Encoder, PythonRespSerializer
+from redis.connection import Connection, Encoder, PythonRespSerializer
 
 from streamlib import StreamProducer, acl, client_from_url, connect, encode
 from streamlib.connection import cluster_client_from_url
@@ -23,10 +23,13 @@ from tests.helpers import quote
 
 
 def redis_py_packing(stream: str, batch: list[Mapping[str, object]]) -> bytes:
-    """What redis-py's pure-Python packer writes for ``xadd(stream, fields)`` of each."""
-    packer = PythonRespSerializer(10**9, Encoder("utf-8", "strict", False).encode)
+    """What redis-py writes for ``xadd(stream, fields)`` of each (both its packers agree)."""
     commands = [("XADD", stream, "*", *(x for kv in f.items() for x in kv)) for f in batch]
-    return b"".join(chunk for cmd in commands for chunk in packer.pack(*cmd))
+    python = PythonRespSerializer(10**9, Encoder("utf-8", "strict", False).encode)
+    by_python = b"".join(chunk for cmd in commands for chunk in python.pack(*cmd))
+    by_default = b"".join(Connection().pack_commands(commands))  # hiredis when installed
+    assert by_python == by_default
+    return by_python
 
 
 @pytest.mark.parametrize("stream", ["quotes", "{quotes:3}", "100%-ünïcode %d %s"])
