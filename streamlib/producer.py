@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import redis
 from redis.exceptions import ClusterDownError, TryAgainError
 
+from . import xadd_batch
 from .backoff import Backoff
 from .codec import Envelope, encode
 from .connection import is_permanent_failure
@@ -39,7 +42,11 @@ class StreamProducer:
     """Appends envelopes to one stream.
 
     ``send_many`` sends batches of ``batch_size`` XADDs in one pipelined round
-    trip each (no MULTI: a batch is not atomic, but it arrives in order). A
+    trip each (no MULTI: a batch is not atomic, but it arrives in order): on a
+    plain ``redis.Redis``, one packed write on a pooled connection
+    (``xadd_batch``), else (Redis Cluster, unusual clients) redis-py's
+    ``Pipeline``. An error reply (WRONGTYPE, NOPERM) is raised once the
+    batch's replies are read, as the pipeline raises it. A
     batch that fails on a connection error is sent again whole, with backoff,
     for up to ``retry_timeout`` seconds (not when Redis refuses the credentials
     or the server's certificate does not verify: that fails at once): some of
@@ -66,6 +73,8 @@ class StreamProducer:
         self.stream = stream
         self.batch_size = batch_size
         self.retry_timeout = retry_timeout
+        #: Whether batches take the packed path (``xadd_batch``) rather than a pipeline.
+        self.packed = xadd_batch.supports(client)
         #: Counters since creation: entries added, batches sent, batch retries.
         self.sent = 0
         self.batches = 0
@@ -96,14 +105,12 @@ class StreamProducer:
 
     def _send_batch(self, batch: list[Envelope]) -> list[str]:
         encoded = [encode(e) for e in batch]  # encode errors are the caller's bug
+        attempt = self._packed_attempt(encoded) if self.packed else self._pipeline_attempt(encoded)
         deadline = time.monotonic() + self.retry_timeout
         backoff = Backoff(base=0.05, cap=2.0)
         while True:
             try:
-                with self.client.pipeline(transaction=False) as pipe:
-                    for fields in encoded:
-                        pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
-                    replies = pipe.execute()
+                replies = attempt()
             except RETRYABLE as exc:
                 delay = backoff.next_delay()
                 if is_permanent_failure(exc) or time.monotonic() + delay > deadline:
@@ -115,6 +122,23 @@ class StreamProducer:
             self.sent += len(replies)
             self.batches += 1
             return [r.decode() if isinstance(r, bytes) else str(r) for r in replies]
+
+    def _packed_attempt(self, encoded: Sequence[xadd_batch.Fields]) -> Callable[[], list[Any]]:
+        """One send of the batch, packed once here, sent as often as it is retried."""
+        payload = xadd_batch.pack_xadds(self.stream, encoded)
+        return functools.partial(
+            xadd_batch.send_xadds, self.client, self.stream, payload, len(encoded)
+        )
+
+    def _pipeline_attempt(self, encoded: list[dict[str, bytes | str]]) -> Callable[[], list[Any]]:
+        def attempt() -> list[Any]:
+            with self.client.pipeline(transaction=False) as pipe:
+                for fields in encoded:
+                    pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
+                replies: list[Any] = pipe.execute()
+                return replies
+
+        return attempt
 
 
 def _chunks(items: list[Envelope], size: int) -> Iterator[tuple[int, list[Envelope]]]:
