@@ -10,14 +10,18 @@ fields in place (``codec.decode_flat``).
 
 Only for a plain ``redis.Redis`` that shares a pool (``raw_capable``); a
 cluster client or a single-connection client keeps the ordinary command
-methods. Error replies raise ``redis.ResponseError`` as usual. On any other
-failure the connection is disconnected (``read_response`` does it; a send
-that failed half-way is disconnected here) before it goes back to the pool,
-so a connection with an unread reply is never reused.
+methods. Error replies raise ``redis.ResponseError`` as usual.
+
+``borrowed`` lends the connection (here, and to the producer's packed XADD
+batches in ``xadd_batch``): on any failure but an error reply it is
+disconnected before it goes back to the pool, so a connection with an
+unread reply is never reused.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -29,17 +33,29 @@ def raw_capable(client: object) -> bool:
     return isinstance(client, redis.Redis) and client.connection is None
 
 
-def run_raw(client: redis.Redis, *args: EncodableT) -> Any:
-    """Send ``args`` as one command and return its unprocessed reply."""
+@contextlib.contextmanager
+def borrowed(client: redis.Redis) -> Iterator[Any]:
+    """A connection of ``client``'s pool for the ``with`` block, returned after it.
+
+    If the block fails on anything but an error reply (which was read whole),
+    the connection is disconnected first: it may hold unread replies, and the
+    next borrower must never read them as its own.
+    """
     pool = client.connection_pool
-    conn = pool.get_connection()
+    conn: Any = pool.get_connection()  # connects; on failure the pool cleans up
     try:
-        conn.send_command(*args)  # type: ignore[no-untyped-call]
-        return conn.read_response()
+        yield conn
     except redis.ResponseError:
         raise  # a whole error reply was read: the connection is in step
     except BaseException:
-        conn.disconnect()  # type: ignore[no-untyped-call]
+        conn.disconnect()
         raise
     finally:
         pool.release(conn)
+
+
+def run_raw(client: redis.Redis, *args: EncodableT) -> Any:
+    """Send ``args`` as one command and return its unprocessed reply."""
+    with borrowed(client) as conn:
+        conn.send_command(*args)
+        return conn.read_response()

@@ -33,6 +33,8 @@ from typing import Any
 import redis
 from redis.exceptions import ResponseError
 
+from .rawcmd import borrowed
+
 #: Stream fields as ``codec.encode`` returns them: names to str or bytes.
 Fields = Mapping[str, str | bytes]
 
@@ -140,32 +142,25 @@ def exchange(client: redis.Redis, payload: bytes, count: int) -> list[Any]:
     """Write ``payload`` (``count`` packed commands) and read ``count`` replies.
 
     Error replies come back in the list as ``ResponseError`` instances; every
-    other failure is raised after the connection was disconnected.
+    other failure is raised after the connection was disconnected
+    (``rawcmd.borrowed``).
     """
-    pool = client.connection_pool
-    conn: Any = pool.get_connection()  # connects; on failure the pool cleans up
-    try:
+    with borrowed(client) as conn:
         replies: list[Any] = conn.retry.call_with_retry(
             lambda: _write_and_read(conn, payload, count),
             lambda _error: conn.disconnect(),
         )
         return replies
-    finally:
-        pool.release(conn)
 
 
 def _write_and_read(conn: Any, payload: bytes, count: int) -> list[Any]:
     replies: list[Any] = []
     append = replies.append
-    try:
-        conn.send_packed_command([payload])  # a list of buffers, written in order
-        read = conn.read_response
-        for _ in range(count):
-            try:
-                append(read())
-            except ResponseError as exc:  # one command's error: its reply was consumed
-                append(exc)
-    except BaseException:
-        conn.disconnect()  # replies may be unread: this socket must not be reused
-        raise
+    conn.send_packed_command([payload])  # a list of buffers, written in order
+    read = conn.read_response
+    for _ in range(count):
+        try:
+            append(read())
+        except ResponseError as exc:  # one command's error: its reply was consumed
+            append(exc)
     return replies
