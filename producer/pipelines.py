@@ -16,7 +16,6 @@ import asyncio
 import logging
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
@@ -56,24 +55,29 @@ class ValidationPipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        # Our own dataclasses: their fields are read directly, no ItemAdapter.
+        required = REQUIRED.get(type(item))
+        if required is not None and not any(_blank(getattr(item, f)) for f in required):
+            return item
         stats = self.crawler.stats
         assert stats is not None
-        required = REQUIRED.get(type(item))
+        stats.inc_value("validation/dropped")
         if required is None:
-            stats.inc_value("validation/dropped")
             stats.inc_value("validation/dropped/unknown_type")
             raise InvalidItem(f"unknown record type {type(item).__name__}", log_level="WARNING")
-        adapter = ItemAdapter(item)
-        missing = [name for name in required if not str(adapter.get(name) or "").strip()]
-        if missing:
-            stats.inc_value("validation/dropped")
-            for name in missing:
-                stats.inc_value(f"validation/dropped/missing_{name}")
-            raise InvalidItem(
-                f"{type(item).__name__} missing {', '.join(missing)} (from {adapter.get('url')})",
-                log_level="WARNING",
-            )
-        return item
+        missing = [name for name in required if _blank(getattr(item, name))]
+        for name in missing:
+            stats.inc_value(f"validation/dropped/missing_{name}")
+        source = getattr(item, "page_url", None) or getattr(item, "url", None)
+        raise InvalidItem(
+            f"{type(item).__name__} missing {', '.join(missing)} (from {source})",
+            log_level="WARNING",
+        )
+
+
+def _blank(value: Any) -> bool:
+    """Empty, ``None`` or only whitespace."""
+    return not value or (type(value) is str and value.isspace())
 
 
 class StreamPipeline:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
+from itemadapter import ItemAdapter
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
@@ -59,6 +60,22 @@ def test_envelopes_carry_type_and_stable_key() -> None:
     assert q.data["tags"] == ["x"]
     a = to_envelope(AuthorItem(name="Ann", description="d"))
     assert (a.type, a.key) == ("author", fingerprint("Ann"))
+
+
+def test_envelope_data_is_what_itemadapter_gives_with_lists_copied() -> None:
+    """The direct field read is the same wire data as ``ItemAdapter.asdict``."""
+    tags = ["x", "y"]
+    items = [
+        QuoteItem(text="“T”", author="A", tags=tags, author_url="a/", page_url="p"),
+        AuthorItem(name="A", born_date="d", born_location="l", description="s", url="a/"),
+    ]
+    for item in items:
+        envelope = to_envelope(item)
+        assert envelope.data == ItemAdapter(item).asdict()
+        assert type(envelope.data) is dict
+    sent = to_envelope(items[0]).data
+    tags.append("changed after yielding")
+    assert sent["tags"] == ["x", "y"]
 
 
 def test_stream_settings_are_validated_and_the_password_masked() -> None:
