@@ -2,11 +2,13 @@
 
 ``ValidationPipeline`` drops a record missing its identity (a quote without
 text or author, an author without a name) with a logged reason and the
-``validation/dropped`` stats. ``StreamPipeline`` sends every other item as one
-envelope entry through a ``Batcher`` (see ``producer.batcher`` for why a
-worker thread) and returns it only once its batch is in Redis. When a batch
-can't be delivered by ``STREAM_RETRY_TIMEOUT``, it closes the spider with the
-reason ``stream_unavailable``, logs how many items were not delivered, and the
+``validation/dropped`` stats. ``StreamPipeline`` puts every other item, as one
+envelope entry, in the buffer of a ``Batcher`` (see ``producer.batcher``:
+batches of pipelined XADDs from a worker thread) and returns it at once; it
+waits only while the buffer is full. Closing the spider sends what is left
+and waits for Redis. When a batch can't be delivered by
+``STREAM_RETRY_TIMEOUT``, it closes the spider with the reason
+``stream_unavailable``, logs how many items were not delivered, and the
 project's ``crawl`` command exits with status 1.
 """
 
@@ -16,6 +18,7 @@ import asyncio
 import logging
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
@@ -92,7 +95,10 @@ class StreamPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StreamPipeline:
-        return cls(crawler, StreamConfig.from_settings(crawler.settings))
+        pipeline = cls(crawler, StreamConfig.from_settings(crawler.settings))
+        # Connected after the CoreStats extension's handler, so it runs after it.
+        crawler.signals.connect(pipeline._spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     async def open_spider(self) -> None:
         config = self.config
@@ -114,15 +120,23 @@ class StreamPipeline:
                 batch_size=config.batch_size,
                 retry_timeout=config.retry_timeout,
             )
-        self._batcher = Batcher(producer, batch_size=config.batch_size, max_delay=config.max_delay)
+        self._batcher = Batcher(
+            producer,
+            batch_size=config.batch_size,
+            max_delay=config.max_delay,
+            max_pending=config.max_pending,
+            on_failure=self._stop_crawl,
+            on_batch=self._record_stats,
+        )
         log.info(
             "Sending items to stream %r (%d partition(s)) at %s "
-            "(batches of %d, max delay %gs, retry for %gs)",
+            "(batches of %d, max delay %gs, at most %d items pending, retry for %gs)",
             config.stream,
             config.partitions,
             mask_url(config.redis_url),
             config.batch_size,
             config.max_delay,
+            config.max_pending,
             config.retry_timeout,
         )
         if config.backpressure_group is not None:
@@ -141,16 +155,17 @@ class StreamPipeline:
             self._backpressure.start()
 
     async def process_item(self, item: Any) -> Any:
-        assert self._batcher is not None
+        """Buffer the item's envelope and return at once; wait only while the buffer is full."""
+        batcher = self._batcher
+        assert batcher is not None
         try:
-            await self._batcher.submit(to_envelope(item))
+            room = batcher.submit(to_envelope(item))
+            if room is not None:
+                await room
         except DeliveryFailed as exc:
-            self._stop_crawl()
             raise UndeliveredItem(
                 f"not delivered to the stream: {exc}", log_level="WARNING"
             ) from exc
-        finally:
-            self._record_stats()
         return item
 
     async def close_spider(self) -> None:
@@ -179,12 +194,24 @@ class StreamPipeline:
                 batcher.failure,
             )
 
-    def _stop_crawl(self) -> None:
-        """Close the spider once, after the first delivery failure."""
+    def _spider_closed(self, reason: str) -> None:
+        """A failure known only once the crawl had ended still fails it (``finish_reason``)."""
+        stats, batcher = self.crawler.stats, self._batcher
+        if stats is None or batcher is None or not batcher.undelivered or reason == CLOSE_REASON:
+            return
+        log.error(
+            "Delivery failed after the crawl ended (%s): finish_reason is %r",
+            reason,
+            CLOSE_REASON,
+        )
+        stats.set_value("finish_reason", CLOSE_REASON)
+
+    def _stop_crawl(self, cause: BaseException) -> None:
+        """Close the spider once, after the first delivery failure (the batcher's callback)."""
         engine = self.crawler.engine
         if self._closing is not None or engine is None or engine.spider is None:
             return
-        log.error("Redis stream unavailable: stopping the crawl")
+        log.error("Redis stream unavailable: stopping the crawl (%s)", cause)
         self._closing = asyncio.ensure_future(engine.close_spider_async(reason=CLOSE_REASON))
 
     def _record_stats(self) -> None:
@@ -195,5 +222,6 @@ class StreamPipeline:
         stats.set_value("stream/batches", batcher.producer.batches)
         stats.set_value("stream/retries", batcher.producer.retries)
         stats.set_value("stream/undelivered", batcher.undelivered)
+        stats.set_value("stream/buffer_waits", batcher.waits)
         if self._backpressure is not None:
             stats.set_value("stream/backpressure_pauses", self._backpressure.pauses)

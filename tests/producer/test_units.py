@@ -1,26 +1,18 @@
-"""The pieces on their own: validation, settings, and the batcher against a real Redis."""
+"""The pieces on their own: validation, envelopes, settings (the batcher: test_batcher.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Callable
-
 import pytest
-import redis
 from itemadapter import ItemAdapter
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from producer.batcher import Batcher, DeliveryFailed
 from producer.config import StreamConfig
 from producer.envelopes import to_envelope
 from producer.items import AuthorItem, QuoteItem
 from producer.pipelines import InvalidItem, ValidationPipeline
 from producer.spiders.quotes import QuotesSpider
-from streamlib import ConfigError, StreamProducer, client_from_url, decode, fingerprint
-from streamlib.server import LocalRedis
-from tests.helpers import quote
+from streamlib import ConfigError, fingerprint
 
 
 @pytest.mark.parametrize(
@@ -93,46 +85,18 @@ def test_stream_settings_are_validated_and_the_password_masked() -> None:
     config = StreamConfig.from_settings(Settings(base))
     assert (config.batch_size, config.max_delay, config.backpressure_group) == (50, 0.5, None)
     assert "s3cret" not in repr(config)
+    assert config.max_pending == 10_000  # the default bound of the buffer
+    bigger = StreamConfig.from_settings(Settings({**base, "STREAM_BATCH_SIZE": "8000"}))
+    assert bigger.max_pending == 16_000
+    chosen = StreamConfig.from_settings(Settings({**base, "STREAM_MAX_PENDING": "64"}))
+    assert chosen.max_pending == 64
     for bad, message in [
         ({"STREAM_BATCH_SIZE": "ten"}, "STREAM_BATCH_SIZE='ten' is not a number"),
         ({"STREAM_BATCH_SIZE": "0"}, "STREAM_BATCH_SIZE must be between"),
         ({"STREAM_MAX_DELAY": "0"}, "STREAM_MAX_DELAY must be > 0"),
+        ({"STREAM_MAX_PENDING": "49"}, "STREAM_MAX_PENDING must be >= STREAM_BATCH_SIZE"),
         ({"STREAM_REDIS_URL": "http://h"}, "scheme must be one of"),
         ({"STREAM_BACKPRESSURE_GROUP": "g", "STREAM_BACKPRESSURE_LOW": 10}, "LOW < "),
     ]:
         with pytest.raises(ConfigError, match=message):
             StreamConfig.from_settings(Settings({**base, **bad}))
-
-
-async def _submit_all(batcher: Batcher, count: int) -> list[BaseException | None]:
-    futures = [batcher.submit(quote(n)) for n in range(count)]
-    results = await asyncio.gather(*futures, return_exceptions=True)
-    await batcher.drain()
-    batcher.close()
-    return list(results)
-
-
-def test_batcher_sends_full_batches_then_the_rest_after_the_delay(
-    client: redis.Redis,
-) -> None:
-    stream = f"b-{uuid.uuid4().hex[:8]}"
-    producer = StreamProducer(client, stream, batch_size=3)
-    batcher = Batcher(producer, batch_size=3, max_delay=0.05)
-    assert asyncio.run(_submit_all(batcher, 7)) == [None] * 7
-    # Two full batches, and the last item alone once its delay ran out.
-    assert (producer.sent, producer.batches, batcher.undelivered) == (7, 3, 0)
-    entries = [decode(fields) for _, fields in client.xrange(stream)]
-    assert [e.data["n"] for e in entries] == list(range(7))  # arrival order kept
-
-
-def test_batcher_fails_every_item_once_redis_stays_down(
-    redis_factory: Callable[..., LocalRedis],
-) -> None:
-    server = redis_factory()
-    server.kill()
-    producer = StreamProducer(client_from_url(server.url), "s", batch_size=4, retry_timeout=0.3)
-    batcher = Batcher(producer, batch_size=4, max_delay=0.05)
-    results = asyncio.run(_submit_all(batcher, 10))
-    assert all(isinstance(r, DeliveryFailed) for r in results)
-    assert batcher.failed
-    assert (batcher.undelivered, producer.sent) == (10, 0)
