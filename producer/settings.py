@@ -42,6 +42,9 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
 LOG_LEVEL = "INFO"
+# The per-item "Scraped from" and per-page "Crawled" DEBUG messages are only
+# built when LOG_LEVEL is DEBUG (producer/logformatter.py).
+LOG_FORMATTER = "producer.logformatter.QuietLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
 
 STREAM_REDIS_URL = (

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pytest
 from itemadapter import ItemAdapter
+from scrapy import Request
+from scrapy.http import HtmlResponse
 from scrapy.settings import Settings
+from scrapy.utils.misc import load_object
 from scrapy.utils.test import get_crawler
 
+from producer import settings as project_settings
 from producer.config import StreamConfig
 from producer.envelopes import to_envelope
 from producer.items import AuthorItem, QuoteItem
+from producer.logformatter import QuietLogFormatter
 from producer.pipelines import InvalidItem, ValidationPipeline
 from producer.spiders.quotes import QuotesSpider
 from streamlib import ConfigError, fingerprint
@@ -100,3 +105,18 @@ def test_stream_settings_are_validated_and_the_password_masked() -> None:
     ]:
         with pytest.raises(ConfigError, match=message):
             StreamConfig.from_settings(Settings({**base, **bad}))
+
+
+@pytest.mark.parametrize(("level", "logged"), [("INFO", False), ("DEBUG", True), (10, True)])
+def test_per_item_debug_messages_are_built_only_at_debug(level: str | int, logged: bool) -> None:
+    settings = {"LOG_FORMATTER": project_settings.LOG_FORMATTER, "LOG_LEVEL": level}
+    crawler = get_crawler(QuotesSpider, settings)
+    formatter = load_object(settings["LOG_FORMATTER"]).from_crawler(crawler)
+    assert isinstance(formatter, QuietLogFormatter)
+    spider = QuotesSpider()
+    response = HtmlResponse("http://127.0.0.1/", request=Request("http://127.0.0.1/"))
+    scraped = formatter.scraped(QuoteItem(text="“T”", author="A"), response, spider)
+    crawled = formatter.crawled(response.request, response, spider)
+    assert (scraped is not None, crawled is not None) == (logged, logged)
+    if logged:
+        assert scraped is not None and "Scraped from" in scraped["msg"]
