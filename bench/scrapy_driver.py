@@ -16,7 +16,7 @@ The clock runs from the callback's first item to the ``spider_closed``
 signal, which Scrapy sends after every pipeline's ``close_spider`` returned:
 a pipeline that buffers pays for its final flush inside the window. Prints
 one JSON object: items, items scraped, seconds, CPU seconds of the process
-over the window (every thread).
+over the window (every thread, and the reactor thread alone).
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class Clock:
     def __init__(self) -> None:
         self.t0 = self.t1 = 0.0
         self.cpu0 = self.cpu1 = 0.0
+        #: CPU time of the reactor thread alone (the rest: worker threads).
+        self.main0 = self.main1 = 0.0
 
     @staticmethod
     def _cpu() -> float:
@@ -68,10 +70,10 @@ class Clock:
         return usage.ru_utime + usage.ru_stime
 
     def start(self) -> None:
-        self.cpu0, self.t0 = self._cpu(), time.perf_counter()
+        self.cpu0, self.main0, self.t0 = self._cpu(), time.thread_time(), time.perf_counter()
 
     def stop(self) -> None:
-        self.t1, self.cpu1 = time.perf_counter(), self._cpu()
+        self.t1, self.main1, self.cpu1 = time.perf_counter(), time.thread_time(), self._cpu()
 
 
 class FeedSpider(scrapy.Spider):
@@ -117,6 +119,7 @@ def main(pipelines: str, count: int) -> dict[str, Any]:
         "finish_reason": stats.get("finish_reason"),
         "seconds": clock.t1 - clock.t0,
         "cpu_s": clock.cpu1 - clock.cpu0,
+        "reactor_cpu_s": clock.main1 - clock.main0,
         "stream": {k: v for k, v in stats.items() if k.startswith("stream/")},
     }
 

@@ -64,5 +64,9 @@ def feed(
         seconds=float(out["seconds"]),
         cpu_s=float(out["cpu_s"]),
         redis_cpu_s=redis_cpu,
-        extra={"buffer_waits": out["stream"].get("stream/buffer_waits")},
+        extra={
+            "cpu_us_per_item": round(1e6 * out["cpu_s"] / count, 1),
+            "reactor_cpu_us_per_item": round(1e6 * out["reactor_cpu_s"] / count, 1),
+            "buffer_waits": out["stream"].get("stream/buffer_waits"),
+        },
     )
