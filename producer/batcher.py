@@ -125,6 +125,7 @@ class Batcher:
     async def drain(self) -> None:
         """Send everything accepted or waiting, and wait until Redis answered it all."""
         while self._buffer or self._in_flight or self._waiting:
+            self._admit_waiting()
             self.flush()
             if self._in_flight:
                 await asyncio.wait(list(self._in_flight))
@@ -157,13 +158,17 @@ class Batcher:
                 if self._on_failure is not None:
                     self._on_failure(self.failure)
         else:
-            while self._waiting and self.pending < self.max_pending:
-                envelope, future = self._waiting.popleft()
-                self._accept(envelope)
-                if not future.done():
-                    future.set_result(None)
+            self._admit_waiting()
         if self._on_batch is not None:
             self._on_batch()
+
+    def _admit_waiting(self) -> None:
+        """Let waiting items into the buffer, oldest first, while there is room."""
+        while self._waiting and self.pending < self.max_pending:
+            envelope, future = self._waiting.popleft()
+            self._accept(envelope)
+            if not future.done():
+                future.set_result(None)
 
     def _fail_waiting(self) -> None:
         error = DeliveryFailed(f"delivery stopped: {self.failure}")
