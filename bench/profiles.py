@@ -29,6 +29,8 @@ class Profile:
     redis_benchmark_requests: tuple[int, int]
     #: Pages of the generated site the Scrapy case crawls (10 quotes a page).
     scrapy_pages: int = 1_000
+    #: Items fed to each Scrapy item pipeline on its own (no crawl).
+    scrapy_items: int = 100_000
 
 
 FULL = Profile(
@@ -59,6 +61,7 @@ QUICK = Profile(
     reclaim_min_idle_ms=500,
     redis_benchmark_requests=(50_000, 200_000),
     scrapy_pages=1_000,
+    scrapy_items=20_000,
 )
 
 PROFILES = {p.name: p for p in (FULL, QUICK)}

@@ -105,10 +105,10 @@ TARGETS: list[Target] = [
         "{:,.0f} quotes/s",
     ),
     (
-        "Scrapy: project pipeline >= 3 x one RPUSH per item (items/s of the same crawl)",
+        "Scrapy: project pipeline >= 3 x one RPUSH per item (pipelines fed items alone)",
         lambda rs: _ratio(
-            _rate(find(rs, "scrapy", pipeline="project")),
-            _rate(find(rs, "scrapy", pipeline="rpush")),
+            _rate(find(rs, "scrapy", pipeline="project", fed="alone")),
+            _rate(find(rs, "scrapy", pipeline="rpush", fed="alone")),
         ),
         lambda v: v >= 3,
         "{:.2f} x",
@@ -116,8 +116,8 @@ TARGETS: list[Target] = [
     (
         "Scrapy: project pipeline not the bottleneck (>= 0.9 x the crawl with no pipeline)",
         lambda rs: _ratio(
-            _rate(find(rs, "scrapy", pipeline="project")),
-            _rate(find(rs, "scrapy", pipeline="none")),
+            _rate(find(rs, "scrapy", pipeline="project", fed="crawl")),
+            _rate(find(rs, "scrapy", pipeline="none", fed="crawl")),
         ),
         lambda v: v >= 0.9,
         "{:.2f} x",

@@ -11,6 +11,9 @@ from streamlib import ConfigError, mask_url
 from streamlib.connection import validate_url
 from streamlib.constants import MAX_PARTITIONS
 
+#: Default bound of the pipeline's buffer, in items (or twice the batch size if larger).
+DEFAULT_MAX_PENDING = 10_000
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class StreamConfig:
@@ -28,6 +31,9 @@ class StreamConfig:
     backpressure_interval: float = 1.0
     #: Partitions of the stream (``streamlib.partitions``); 1 = one plain stream.
     partitions: int = 1
+    #: Items accepted and not yet in Redis before ``process_item`` waits for
+    #: room; 0: ``max(10000, 2 x batch_size)``.
+    max_pending: int = 0
 
     def __post_init__(self) -> None:
         validate_url(self.redis_url)
@@ -41,6 +47,7 @@ class StreamConfig:
             raise ConfigError(f"STREAM_MAX_DELAY must be > 0 seconds, got {self.max_delay:g}")
         if self.retry_timeout < 0:
             raise ConfigError(f"STREAM_RETRY_TIMEOUT must be >= 0, got {self.retry_timeout:g}")
+        self._settle_max_pending()
         if not 1 <= self.partitions <= MAX_PARTITIONS:
             raise ConfigError(
                 f"STREAM_PARTITIONS must be between 1 and {MAX_PARTITIONS}, got {self.partitions}"
@@ -58,6 +65,16 @@ class StreamConfig:
             if self.backpressure_interval <= 0:
                 raise ConfigError("STREAM_BACKPRESSURE_INTERVAL must be > 0 seconds")
 
+    def _settle_max_pending(self) -> None:
+        """The buffer bound: the default for 0, else at least one batch."""
+        if self.max_pending == 0:
+            object.__setattr__(self, "max_pending", max(DEFAULT_MAX_PENDING, 2 * self.batch_size))
+        elif self.max_pending < self.batch_size:
+            raise ConfigError(
+                f"STREAM_MAX_PENDING must be >= STREAM_BATCH_SIZE ({self.batch_size}), "
+                f"got {self.max_pending}"
+            )
+
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> StreamConfig:
         """The config in Scrapy ``settings``; ``ConfigError`` names a bad setting."""
@@ -72,6 +89,11 @@ class StreamConfig:
             backpressure_high=_number(settings, "STREAM_BACKPRESSURE_HIGH", int),
             backpressure_low=_number(settings, "STREAM_BACKPRESSURE_LOW", int),
             backpressure_interval=_number(settings, "STREAM_BACKPRESSURE_INTERVAL", float),
+            max_pending=(
+                _number(settings, "STREAM_MAX_PENDING", int)
+                if settings.get("STREAM_MAX_PENDING") not in (None, "")
+                else 0
+            ),
             partitions=(
                 _number(settings, "STREAM_PARTITIONS", int)
                 if settings.get("STREAM_PARTITIONS") not in (None, "")

@@ -2,11 +2,13 @@
 
 ``ValidationPipeline`` drops a record missing its identity (a quote without
 text or author, an author without a name) with a logged reason and the
-``validation/dropped`` stats. ``StreamPipeline`` sends every other item as one
-envelope entry through a ``Batcher`` (see ``producer.batcher`` for why a
-worker thread) and returns it only once its batch is in Redis. When a batch
-can't be delivered by ``STREAM_RETRY_TIMEOUT``, it closes the spider with the
-reason ``stream_unavailable``, logs how many items were not delivered, and the
+``validation/dropped`` stats. ``StreamPipeline`` puts every other item, as one
+envelope entry, in the buffer of a ``Batcher`` (see ``producer.batcher``:
+batches of pipelined XADDs from a worker thread) and returns it at once; it
+waits only while the buffer is full. Closing the spider sends what is left
+and waits for Redis. When a batch can't be delivered by
+``STREAM_RETRY_TIMEOUT``, it closes the spider with the reason
+``stream_unavailable``, logs how many items were not delivered, and the
 project's ``crawl`` command exits with status 1.
 """
 
@@ -16,7 +18,7 @@ import asyncio
 import logging
 from typing import Any
 
-from itemadapter import ItemAdapter
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
@@ -56,24 +58,29 @@ class ValidationPipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        # Our own dataclasses: their fields are read directly, no ItemAdapter.
+        required = REQUIRED.get(type(item))
+        if required is not None and not any(_blank(getattr(item, f)) for f in required):
+            return item
         stats = self.crawler.stats
         assert stats is not None
-        required = REQUIRED.get(type(item))
+        stats.inc_value("validation/dropped")
         if required is None:
-            stats.inc_value("validation/dropped")
             stats.inc_value("validation/dropped/unknown_type")
             raise InvalidItem(f"unknown record type {type(item).__name__}", log_level="WARNING")
-        adapter = ItemAdapter(item)
-        missing = [name for name in required if not str(adapter.get(name) or "").strip()]
-        if missing:
-            stats.inc_value("validation/dropped")
-            for name in missing:
-                stats.inc_value(f"validation/dropped/missing_{name}")
-            raise InvalidItem(
-                f"{type(item).__name__} missing {', '.join(missing)} (from {adapter.get('url')})",
-                log_level="WARNING",
-            )
-        return item
+        missing = [name for name in required if _blank(getattr(item, name))]
+        for name in missing:
+            stats.inc_value(f"validation/dropped/missing_{name}")
+        source = getattr(item, "page_url", None) or getattr(item, "url", None)
+        raise InvalidItem(
+            f"{type(item).__name__} missing {', '.join(missing)} (from {source})",
+            log_level="WARNING",
+        )
+
+
+def _blank(value: Any) -> bool:
+    """Empty, ``None`` or only whitespace."""
+    return not value or (type(value) is str and value.isspace())
 
 
 class StreamPipeline:
@@ -88,7 +95,10 @@ class StreamPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StreamPipeline:
-        return cls(crawler, StreamConfig.from_settings(crawler.settings))
+        pipeline = cls(crawler, StreamConfig.from_settings(crawler.settings))
+        # Connected after the CoreStats extension's handler, so it runs after it.
+        crawler.signals.connect(pipeline._spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     async def open_spider(self) -> None:
         config = self.config
@@ -110,15 +120,23 @@ class StreamPipeline:
                 batch_size=config.batch_size,
                 retry_timeout=config.retry_timeout,
             )
-        self._batcher = Batcher(producer, batch_size=config.batch_size, max_delay=config.max_delay)
+        self._batcher = Batcher(
+            producer,
+            batch_size=config.batch_size,
+            max_delay=config.max_delay,
+            max_pending=config.max_pending,
+            on_failure=self._stop_crawl,
+            on_batch=self._record_stats,
+        )
         log.info(
             "Sending items to stream %r (%d partition(s)) at %s "
-            "(batches of %d, max delay %gs, retry for %gs)",
+            "(batches of %d, max delay %gs, at most %d items pending, retry for %gs)",
             config.stream,
             config.partitions,
             mask_url(config.redis_url),
             config.batch_size,
             config.max_delay,
+            config.max_pending,
             config.retry_timeout,
         )
         if config.backpressure_group is not None:
@@ -137,16 +155,17 @@ class StreamPipeline:
             self._backpressure.start()
 
     async def process_item(self, item: Any) -> Any:
-        assert self._batcher is not None
+        """Buffer the item's envelope and return at once; wait only while the buffer is full."""
+        batcher = self._batcher
+        assert batcher is not None
         try:
-            await self._batcher.submit(to_envelope(item))
+            room = batcher.submit(to_envelope(item))
+            if room is not None:
+                await room
         except DeliveryFailed as exc:
-            self._stop_crawl()
             raise UndeliveredItem(
                 f"not delivered to the stream: {exc}", log_level="WARNING"
             ) from exc
-        finally:
-            self._record_stats()
         return item
 
     async def close_spider(self) -> None:
@@ -175,12 +194,24 @@ class StreamPipeline:
                 batcher.failure,
             )
 
-    def _stop_crawl(self) -> None:
-        """Close the spider once, after the first delivery failure."""
+    def _spider_closed(self, reason: str) -> None:
+        """A failure known only once the crawl had ended still fails it (``finish_reason``)."""
+        stats, batcher = self.crawler.stats, self._batcher
+        if stats is None or batcher is None or not batcher.undelivered or reason == CLOSE_REASON:
+            return
+        log.error(
+            "Delivery failed after the crawl ended (%s): finish_reason is %r",
+            reason,
+            CLOSE_REASON,
+        )
+        stats.set_value("finish_reason", CLOSE_REASON)
+
+    def _stop_crawl(self, cause: BaseException) -> None:
+        """Close the spider once, after the first delivery failure (the batcher's callback)."""
         engine = self.crawler.engine
         if self._closing is not None or engine is None or engine.spider is None:
             return
-        log.error("Redis stream unavailable: stopping the crawl")
+        log.error("Redis stream unavailable: stopping the crawl (%s)", cause)
         self._closing = asyncio.ensure_future(engine.close_spider_async(reason=CLOSE_REASON))
 
     def _record_stats(self) -> None:
@@ -191,5 +222,6 @@ class StreamPipeline:
         stats.set_value("stream/batches", batcher.producer.batches)
         stats.set_value("stream/retries", batcher.producer.retries)
         stats.set_value("stream/undelivered", batcher.undelivered)
+        stats.set_value("stream/buffer_waits", batcher.waits)
         if self._backpressure is not None:
             stats.set_value("stream/backpressure_pauses", self._backpressure.pauses)

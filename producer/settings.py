@@ -42,6 +42,9 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
 LOG_LEVEL = "INFO"
+# The per-item "Scraped from" and per-page "Crawled" DEBUG messages are only
+# built when LOG_LEVEL is DEBUG (producer/logformatter.py).
+LOG_FORMATTER = "producer.logformatter.QuietLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
 
 STREAM_REDIS_URL = (
@@ -52,6 +55,9 @@ STREAM_NAME = os.environ.get("STREAM_NAME") or os.environ.get("STREAM") or const
 STREAM_BATCH_SIZE = os.environ.get("STREAM_BATCH_SIZE") or constants.DEFAULT_BATCH_SIZE
 #: Seconds an item waits at most for its batch to fill before it is sent anyway.
 STREAM_MAX_DELAY = os.environ.get("STREAM_MAX_DELAY") or 1.0
+#: Items accepted by the pipeline and not yet in Redis before it waits for room
+#: (empty: 10000, or twice STREAM_BATCH_SIZE if that is larger).
+STREAM_MAX_PENDING = os.environ.get("STREAM_MAX_PENDING") or ""
 #: Seconds a batch is resent while Redis is unreachable before the crawl stops.
 STREAM_RETRY_TIMEOUT = os.environ.get("STREAM_RETRY_TIMEOUT") or 60.0
 #: Partitions of the stream (Redis Cluster scale-out, docs/cluster.md); falls back to PARTITIONS.

@@ -1,4 +1,4 @@
-"""Case 6: the Scrapy side, items per second of the same crawl with three item pipelines.
+"""Case 6: the Scrapy side, three item pipelines in the same crawl, and on their own.
 
 The project's ``quotes`` spider crawls a generated site (``producer.sample_site``,
 10 quotes a page plus a few author pages) served on 127.0.0.1, through
@@ -16,6 +16,12 @@ Items/s is Scrapy's own count over its own clock (``item_scraped_count`` /
 is left out; client CPU % is the subprocess's whole CPU time (start-up
 included) over that window. Each run checks every item reached Redis (XLEN or
 LLEN). Rounds interleave the three pipelines so drift hits them alike.
+
+The crawl rows answer "is the pipeline the crawl's bottleneck?". The same
+three pipelines are then fed ``scrapy_items`` ready-made items each, without
+a crawl (``scrapy_feed``, ``bench.scrapy_driver``): those rows compare the
+pipelines themselves (project vs one RPUSH per item), which a crawl capping
+both at its own rate can't.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from producer.sample_site import SiteServer, generate_site
 
 from ..registry import CaseResult, Run, Skip, case
 from ..runner import Context, measure
+from .scrapy_feed import feed
 
 log = logging.getLogger("bench")
 
@@ -53,6 +60,11 @@ TITLES = {
     "project": "Scrapy crawl, project pipeline (validation + batched XADD)",
     "rpush": "Scrapy crawl, one RPUSH per item in a thread (scrapy-redis way)",
     "none": "Scrapy crawl, no item pipeline (the crawl alone)",
+}
+FED_TITLES = {
+    "project": "Scrapy pipelines alone, project (validation + batched XADD)",
+    "rpush": "Scrapy pipelines alone, one RPUSH per item in a thread",
+    "none": "Scrapy pipelines alone, none (Scrapy's own per-item work)",
 }
 
 _STAT = re.compile(r"'(elapsed_time_seconds|item_scraped_count|finish_reason)': '?([\w.]+)'?")
@@ -133,9 +145,9 @@ def _crawl(ctx: Context, scrapy: str, site: str, which: str, expected: int) -> R
     )
 
 
-@case("scrapy", "Scrapy crawl: project pipeline vs one RPUSH per item vs none", order=60)
+@case("scrapy", "Scrapy: project pipeline vs one RPUSH per item vs none, crawled and fed", order=60)
 def scrapy_side(ctx: Context) -> list[CaseResult]:
-    """The same crawl of a generated site with each item pipeline."""
+    """The same crawl of a generated site with each item pipeline, then each fed alone."""
     p = ctx.profile
     scrapy = _scrapy()
     site_dir = ctx.scratch / "site"
@@ -150,13 +162,26 @@ def scrapy_side(ctx: Context) -> list[CaseResult]:
                     "  scrapy %s run %d/%d: %.0f items/s", which, i + 1, p.slow_repeats, run.rate
                 )
                 runs[which].append(run)
-    return [
+    fed: dict[str, list[Run]] = {k: [] for k in PIPELINES}
+    for i in range(p.slow_repeats):
+        for which in PIPELINES:
+            env = _env(ctx, ctx.name(f"scrapy-fed-{which}"))
+            run = feed(ctx, str(ROOT), env, which, json.dumps(PIPELINES[which]), p.scrapy_items)
+            log.info(
+                "  scrapy pipelines alone, %s run %d/%d: %.0f items/s",
+                which,
+                i + 1,
+                p.slow_repeats,
+                run.rate,
+            )
+            fed[which].append(run)
+    crawled = [
         measure(
             runs[which],
             name=TITLES[which],
             case="scrapy",
             kind="crawl",
-            params={"pipeline": which, "pages": p.scrapy_pages},
+            params={"pipeline": which, "fed": "crawl", "pages": p.scrapy_pages},
             note=(
                 f"items/s of a {p.scrapy_pages:,}-page crawl ({expected:,} items) on Scrapy's "
                 "clock; client CPU % includes scrapy's start-up"
@@ -164,3 +189,18 @@ def scrapy_side(ctx: Context) -> list[CaseResult]:
         )
         for which in PIPELINES
     ]
+    alone = [
+        measure(
+            fed[which],
+            name=FED_TITLES[which],
+            case="scrapy",
+            kind="pipeline",
+            params={"pipeline": which, "fed": "alone", "items": p.scrapy_items},
+            note=(
+                f"{p.scrapy_items:,} ready-made QuoteItems through a real crawler "
+                "(CONCURRENT_ITEMS=100, no download or parsing), first item to spider_closed"
+            ),
+        )
+        for which in PIPELINES
+    ]
+    return crawled + alone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import re
 import uuid
 from pathlib import Path
 
@@ -55,6 +56,36 @@ def test_crawl_puts_exactly_the_expected_records_in_the_stream(
     assert summary["sent"] == len(entries)
     assert summary["undelivered"] == 0
     assert len(entries) // 8 <= summary["batches"] < len(entries)
+
+
+def test_items_do_not_hold_the_crawl_back_with_few_concurrent_items(
+    tmp_path: Path, client: redis.Redis, redis_url: str
+) -> None:
+    """With CONCURRENT_ITEMS=2 and batches that never fill, no page waits for a batch.
+
+    If ``process_item`` waited for its batch, each page's items would wait
+    ``STREAM_MAX_DELAY`` (5 s) before the next page is requested: 20 pages,
+    10 quotes each, two at a time, would take minutes and as many batches as
+    timer expiries. Returning at once, the whole crawl fits in the batch sent
+    at close (plus at most one per 5 s the crawl lasted)."""
+    pages, delay = 20, 5.0
+    expected = generate_site(tmp_path, pages=pages)
+    stream = stream_name()
+    with SiteServer(tmp_path) as server:
+        crawl = run_crawl(
+            server.url,
+            "CONCURRENT_ITEMS=2",
+            REDIS_URL=redis_url,
+            STREAM_NAME=stream,
+            STREAM_BATCH_SIZE="500",
+            STREAM_MAX_DELAY=str(delay),
+        )
+    assert crawl.returncode == 0, crawl.output[-3000:]
+    assert client.xlen(stream) == len(expected.quotes) + len(expected.authors)
+    elapsed = float(re.findall(r"'elapsed_time_seconds': ([\d.]+)", crawl.output)[-1])
+    batches = crawl.summary()["batches"]
+    assert batches <= elapsed // delay + 1, (batches, elapsed)
+    assert elapsed < pages * delay / 4, elapsed
 
 
 def test_a_recrawl_gives_every_record_the_same_key(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from producer.sample_site import SiteServer
+from producer.sample_site import SiteServer, generate_site
 from streamlib import client_from_url
 from streamlib.server import LocalRedis
 from tests.helpers import wait_for
@@ -41,6 +41,45 @@ def test_redis_down_fails_the_crawl_with_the_undelivered_count(
     assert "finish_reason': 'stream_unavailable'" in crawl.output
     assert SECRET not in crawl.output
     assert "quoter:***@127.0.0.1" in crawl.output
+    # The crawl (3 pages) ended before the retry deadline: every item was
+    # accepted, and every one of them is counted as not delivered.
+    assert summary["undelivered"] == stat(crawl.output, "item_scraped_count") + stat(
+        crawl.output, "item_dropped_count"
+    )
+
+
+def test_a_failure_during_the_crawl_stops_it_and_accounts_for_every_item(
+    tmp_path: Path, redis_factory: Callable[..., LocalRedis]
+) -> None:
+    """Redis down, a crawl longer than the retry deadline: it stops early, and
+    every item yielded is either in the undelivered count or was never made."""
+    expected = generate_site(tmp_path, pages=20)
+    server = redis_factory()
+    server.kill()
+    with SiteServer(tmp_path) as site:
+        crawl = run_crawl(
+            site.url,
+            "DOWNLOAD_DELAY=0.2",  # 20 pages take >= 4 s: far past the 0.5 s deadline
+            STREAM_REDIS_URL=server.url,
+            STREAM_BATCH_SIZE="5",
+            STREAM_RETRY_TIMEOUT="0.5",
+        )
+        fetched = site.paths()
+    assert crawl.returncode == 1, crawl.output[-3000:]
+    assert "Redis stream unavailable: stopping the crawl" in crawl.output
+    assert "finish_reason': 'stream_unavailable'" in crawl.output
+    assert not fetched >= expected.paths, "the crawl went on to the end"
+    summary = crawl.summary()
+    accepted = stat(crawl.output, "item_scraped_count")
+    refused = stat(crawl.output, "item_dropped_count")
+    assert summary["sent"] == 0
+    assert summary["undelivered"] == accepted + refused > 0
+
+
+def stat(output: str, name: str) -> int:
+    """A counter of the crawl's closing stats dump (0 when absent)."""
+    found = re.search(rf"'{name}': (\d+)", output)
+    return int(found.group(1)) if found else 0
 
 
 def test_crawling_goes_on_while_a_batch_waits_for_redis(

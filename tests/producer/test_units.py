@@ -1,25 +1,23 @@
-"""The pieces on their own: validation, settings, and the batcher against a real Redis."""
+"""The pieces on their own: validation, envelopes, settings (the batcher: test_batcher.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Callable
-
 import pytest
-import redis
+from itemadapter import ItemAdapter
+from scrapy import Request
+from scrapy.http import HtmlResponse
 from scrapy.settings import Settings
+from scrapy.utils.misc import load_object
 from scrapy.utils.test import get_crawler
 
-from producer.batcher import Batcher, DeliveryFailed
+from producer import settings as project_settings
 from producer.config import StreamConfig
 from producer.envelopes import to_envelope
 from producer.items import AuthorItem, QuoteItem
+from producer.logformatter import QuietLogFormatter
 from producer.pipelines import InvalidItem, ValidationPipeline
 from producer.spiders.quotes import QuotesSpider
-from streamlib import ConfigError, StreamProducer, client_from_url, decode, fingerprint
-from streamlib.server import LocalRedis
-from tests.helpers import quote
+from streamlib import ConfigError, fingerprint
 
 
 @pytest.mark.parametrize(
@@ -61,6 +59,22 @@ def test_envelopes_carry_type_and_stable_key() -> None:
     assert (a.type, a.key) == ("author", fingerprint("Ann"))
 
 
+def test_envelope_data_is_what_itemadapter_gives_with_lists_copied() -> None:
+    """The direct field read is the same wire data as ``ItemAdapter.asdict``."""
+    tags = ["x", "y"]
+    items = [
+        QuoteItem(text="“T”", author="A", tags=tags, author_url="a/", page_url="p"),
+        AuthorItem(name="A", born_date="d", born_location="l", description="s", url="a/"),
+    ]
+    for item in items:
+        envelope = to_envelope(item)
+        assert envelope.data == ItemAdapter(item).asdict()
+        assert type(envelope.data) is dict
+    sent = to_envelope(items[0]).data
+    tags.append("changed after yielding")
+    assert sent["tags"] == ["x", "y"]
+
+
 def test_stream_settings_are_validated_and_the_password_masked() -> None:
     base = {
         "STREAM_REDIS_URL": "redis://u:s3cret@h:6379/0",
@@ -76,10 +90,16 @@ def test_stream_settings_are_validated_and_the_password_masked() -> None:
     config = StreamConfig.from_settings(Settings(base))
     assert (config.batch_size, config.max_delay, config.backpressure_group) == (50, 0.5, None)
     assert "s3cret" not in repr(config)
+    assert config.max_pending == 10_000  # the default bound of the buffer
+    bigger = StreamConfig.from_settings(Settings({**base, "STREAM_BATCH_SIZE": "8000"}))
+    assert bigger.max_pending == 16_000
+    chosen = StreamConfig.from_settings(Settings({**base, "STREAM_MAX_PENDING": "64"}))
+    assert chosen.max_pending == 64
     for bad, message in [
         ({"STREAM_BATCH_SIZE": "ten"}, "STREAM_BATCH_SIZE='ten' is not a number"),
         ({"STREAM_BATCH_SIZE": "0"}, "STREAM_BATCH_SIZE must be between"),
         ({"STREAM_MAX_DELAY": "0"}, "STREAM_MAX_DELAY must be > 0"),
+        ({"STREAM_MAX_PENDING": "49"}, "STREAM_MAX_PENDING must be >= STREAM_BATCH_SIZE"),
         ({"STREAM_REDIS_URL": "http://h"}, "scheme must be one of"),
         ({"STREAM_BACKPRESSURE_GROUP": "g", "STREAM_BACKPRESSURE_LOW": 10}, "LOW < "),
     ]:
@@ -87,35 +107,16 @@ def test_stream_settings_are_validated_and_the_password_masked() -> None:
             StreamConfig.from_settings(Settings({**base, **bad}))
 
 
-async def _submit_all(batcher: Batcher, count: int) -> list[BaseException | None]:
-    futures = [batcher.submit(quote(n)) for n in range(count)]
-    results = await asyncio.gather(*futures, return_exceptions=True)
-    await batcher.drain()
-    batcher.close()
-    return list(results)
-
-
-def test_batcher_sends_full_batches_then_the_rest_after_the_delay(
-    client: redis.Redis,
-) -> None:
-    stream = f"b-{uuid.uuid4().hex[:8]}"
-    producer = StreamProducer(client, stream, batch_size=3)
-    batcher = Batcher(producer, batch_size=3, max_delay=0.05)
-    assert asyncio.run(_submit_all(batcher, 7)) == [None] * 7
-    # Two full batches, and the last item alone once its delay ran out.
-    assert (producer.sent, producer.batches, batcher.undelivered) == (7, 3, 0)
-    entries = [decode(fields) for _, fields in client.xrange(stream)]
-    assert [e.data["n"] for e in entries] == list(range(7))  # arrival order kept
-
-
-def test_batcher_fails_every_item_once_redis_stays_down(
-    redis_factory: Callable[..., LocalRedis],
-) -> None:
-    server = redis_factory()
-    server.kill()
-    producer = StreamProducer(client_from_url(server.url), "s", batch_size=4, retry_timeout=0.3)
-    batcher = Batcher(producer, batch_size=4, max_delay=0.05)
-    results = asyncio.run(_submit_all(batcher, 10))
-    assert all(isinstance(r, DeliveryFailed) for r in results)
-    assert batcher.failed
-    assert (batcher.undelivered, producer.sent) == (10, 0)
+@pytest.mark.parametrize(("level", "logged"), [("INFO", False), ("DEBUG", True), (10, True)])
+def test_per_item_debug_messages_are_built_only_at_debug(level: str | int, logged: bool) -> None:
+    settings = {"LOG_FORMATTER": project_settings.LOG_FORMATTER, "LOG_LEVEL": level}
+    crawler = get_crawler(QuotesSpider, settings)
+    formatter = load_object(settings["LOG_FORMATTER"]).from_crawler(crawler)
+    assert isinstance(formatter, QuietLogFormatter)
+    spider = QuotesSpider()
+    response = HtmlResponse("http://127.0.0.1/", request=Request("http://127.0.0.1/"))
+    scraped = formatter.scraped(QuoteItem(text="“T”", author="A"), response, spider)
+    crawled = formatter.crawled(response.request, response, spider)
+    assert (scraped is not None, crawled is not None) == (logged, logged)
+    if logged:
+        assert scraped is not None and "Scraped from" in scraped["msg"]
