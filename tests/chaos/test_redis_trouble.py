@@ -122,15 +122,17 @@ def test_redis_killed_mid_batch_loses_nothing(
 def test_a_handler_slower_than_min_idle_keeps_its_batch(
     client: redis.Redis, settings: StreamSettings
 ) -> None:
-    # Renewed every 200 ms against a 600 ms min-idle: 400 ms of slack for a busy machine.
-    ours = settings.replace(min_idle_ms=600, batch_size=10, max_deliveries=2)
+    # Renewed every 500 ms against a 1.5 s min-idle: a whole second of slack for a
+    # busy machine (with 200 ms against 600 ms, a 400 ms stall of the lease thread
+    # on a loaded CI machine would let the other replica take the batch).
+    ours = settings.replace(min_idle_ms=1_500, batch_size=10, max_deliveries=2)
     StreamProducer(client, ours.stream).send_many(quote(n) for n in range(40))
     handled: list[tuple[str, str]] = []
     lock = threading.Lock()
 
     def slow(name: str) -> Callable[[Sequence[Message]], None]:
         def handle(batch: Sequence[Message]) -> None:
-            time.sleep(2.0)  # the slow sink under test: over 3x min-idle per batch
+            time.sleep(3.0)  # the slow sink under test: twice min-idle per batch
             with lock:
                 handled.extend((name, m.envelope.key) for m in batch)
 
