@@ -108,10 +108,14 @@ def test_redis_killed_mid_batch_loses_nothing(
         consumer.run(burst=True)
         return drained(client, "s", "g", 50)
 
-    wait_for(done, timeout=60, what="the consumer to drain after the restart")
-    # The consumer can be served before start() has seen its own PING: let start()
-    # finish here, or the teardown's kill lands in the middle of it.
-    restart.join(30)
+    try:
+        wait_for(done, timeout=60, what="the consumer to drain after the restart")
+    finally:
+        # The consumer can be served before start() has seen its own PING: let start()
+        # finish here (a failed drain too), or the teardown's kill lands in the middle
+        # of it and the thread's exception surfaces in another test.
+        if crashed.is_set():  # the handler (this thread) started the timer
+            restart.join(30)
     assert not restart.is_alive() and server.running
     assert set(seen) == {quote(n).key for n in range(50)}
     assert sorted(seen.values()) == [1] * 30 + [2] * 20  # the first batch, once more
