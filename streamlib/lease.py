@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 import redis
+from redis.commands.core import Script
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ class Lease:
         consumer: str,
         interval: float,
     ) -> None:
-        self._renew = client.register_script(RENEW)
+        self._client = client
+        # Registered on first use: a cluster client connects on its first use
+        # (``register_script`` included), and a consumer is made before Redis is up.
+        self._renew: Script | None = None
         self._stream = stream
         self._head = [group, consumer]
         self._interval = interval
@@ -125,6 +129,8 @@ class Lease:
 
     def _renew_once(self, args: list[bytes | str]) -> None:
         try:
+            if self._renew is None:
+                self._renew = self._client.register_script(RENEW)
             renewed = self._renew(keys=[self._stream], args=args)
         except redis.RedisError as exc:
             log.warning("could not renew the lease of a batch in hand: %s", exc)

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import redis
@@ -27,11 +28,17 @@ from .server import LocalRedis, find_server_binary
 NODE_TIMEOUT_MS = 2_000
 
 
-def free_cluster_port() -> int:
-    """A port free on 127.0.0.1 together with its cluster bus port (port + 10000)."""
+def free_cluster_port(taken: Collection[int] = ()) -> int:
+    """A port free on 127.0.0.1 together with its cluster bus port (port + 10000).
+
+    Neither may be in ``taken``: the ports (and bus ports) of nodes chosen
+    before but not started yet, which are still free.
+    """
     rng = random.Random()
     for _ in range(200):
         port = rng.randrange(20_000, 55_000)
+        if port in taken or port + 10_000 in taken:
+            continue
         if _free(port) and _free(port + 10_000):
             return port
     raise RedisUnavailable("no free port pair for a cluster node")
@@ -72,14 +79,17 @@ class LocalCluster:
         self.binary = find_server_binary()
         self.cli = find_cli_binary()
         self.nodes: list[LocalRedis] = []
+        taken: set[int] = set()
         for n in range(masters * (1 + replicas)):
+            port = free_cluster_port(taken)
+            taken |= {port, port + 10_000}
             folder = self.base_dir / f"node{n}"
             args = ["--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf")]
             args += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
             args += ["--cluster-require-full-coverage", "no"]
             self.nodes.append(
                 LocalRedis(
-                    port=free_cluster_port(),
+                    port=port,
                     data_dir=folder,
                     persistent=True,
                     binary=self.binary,

@@ -13,11 +13,14 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .errors import ConfigError, RedisUnavailable
 
@@ -43,12 +46,23 @@ def find_server_binary() -> str:
     return path
 
 
+#: Ports ``free_port`` handed out in this process, never handed out again: two
+#: ports chosen before either is bound (a server's and its TLS port, four metrics
+#: ports) could otherwise be the same one.
+_HANDED_OUT: set[int] = set()
+_HANDED_OUT_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that was free a moment ago (and new to this process)."""
+    with _HANDED_OUT_LOCK:
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port: int = s.getsockname()[1]
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
 
 
 class LocalRedis:
@@ -68,6 +82,10 @@ class LocalRedis:
         binary: str | None = None,
     ) -> None:
         self.binary = binary or find_server_binary()
+        #: Whether we chose the port: then a first start that finds it taken
+        #: (another process bound it since) may move to another one.
+        self._own_port = not port
+        self._started = False
         self.port = port or free_port()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
@@ -102,23 +120,53 @@ class LocalRedis:
         return args + self.extra_args
 
     def start(self, timeout: float = 20.0) -> LocalRedis:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers PING.
+
+        A port chosen by ``free_port`` is free only "a moment ago": if another
+        process bound it since, the first start moves to a new port (a restart
+        never does: clients know the port).
+        """
         if self.running:
             return self
-        self.process = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            self._wait_until_up(timeout)
-        except BaseException:
-            self.kill()
-            raise
+        attempts = 3 if self._own_port and not self._started else 1
+        for attempt in range(attempts):
+            log = self.data_dir / "server.log"
+            logged = log.stat().st_size if log.exists() else 0
+            self.process = subprocess.Popen(
+                self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            try:
+                self._wait_until_up(timeout)
+            except RedisUnavailable:
+                self.kill()
+                if attempt + 1 < attempts and self._port_was_taken(log, logged):
+                    self.port = free_port()
+                    continue
+                raise
+            except BaseException:
+                self.kill()
+                raise
+            self._started = True
+            break
         return self
+
+    def _port_was_taken(self, log: Path, offset: int) -> bool:
+        """Whether the server's log, from ``offset`` on, says its port is in use."""
+        try:
+            with log.open("rb") as f:
+                f.seek(offset)
+                return b"Address already in use" in f.read()
+        except OSError:
+            return False
 
     def _wait_until_up(self, timeout: float) -> None:
         assert self.process is not None
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=1)
+        # One attempt per PING (no redis-py retries): between two, look whether
+        # the process has exited (e.g. its port was taken).
+        client = redis.Redis(
+            port=self.port, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
         try:
             while True:
                 if self.process.poll() is not None:

@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -101,7 +103,11 @@ def test_compose_file_is_valid_and_needs_its_secrets() -> None:
 
 @pytest.fixture
 def quotes_db() -> Iterator[str]:
-    """The compose file's sink database (role and database ``quotes``) on local PostgreSQL."""
+    """The compose file's sink (role ``quotes``) on local PostgreSQL, in a database of its own.
+
+    The server is shared with other test runs on the machine: a fixed database
+    ``quotes`` would let two runs drop each other's tables mid-test.
+    """
     for dsn in PG_ADMIN:
         try:
             admin = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
@@ -112,26 +118,29 @@ def quotes_db() -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"CI needs PostgreSQL: {reason}")
         pytest.skip(f"no PostgreSQL: {reason}")
+    database = f"quotes_{uuid.uuid4().hex[:12]}"
     with admin:
         if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'quotes'").fetchone():
-            admin.execute("CREATE ROLE quotes LOGIN")
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = 'quotes'").fetchone():
-            admin.execute("CREATE DATABASE quotes OWNER quotes")
-    dsn = "postgresql://quotes@127.0.0.1:5432/quotes"
+            # Another run may make it in between.
+            with contextlib.suppress(
+                psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation
+            ):
+                admin.execute("CREATE ROLE quotes LOGIN")
+        admin.execute(f"CREATE DATABASE {database} OWNER quotes")
+    try:
+        yield f"postgresql://quotes@127.0.0.1:5432/{database}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
-    def clean() -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS quotes, authors")
 
-    clean()
-    yield dsn
-    clean()
+def local(value: str, redis_port: int, database: str) -> str:
+    """A container's view mapped to this machine: service hosts become loopback.
 
-
-def local(value: str, redis_port: int) -> str:
-    """A container's view mapped to this machine: service hosts become loopback."""
+    The sink's database ``quotes`` becomes this test's own (``database``).
+    """
     return value.replace("redis:6379", f"127.0.0.1:{redis_port}").replace(
-        "@postgres:5432", "@127.0.0.1:5432"
+        "@postgres:5432/quotes", f"@127.0.0.1:5432/{database}"
     )
 
 
@@ -152,7 +161,8 @@ def test_compose_services_run_as_local_processes(
 
         def service_env(name: str, **overrides: str) -> dict[str, str]:
             env = config["services"][name]["environment"]
-            mapped = {k: local(str(v), server.port) for k, v in env.items()}
+            database = quotes_db.rsplit("/", 1)[1]
+            mapped = {k: local(str(v), server.port, database) for k, v in env.items()}
             return {**base, **mapped, **overrides}
 
         consumer = config["services"]["consumer"]

@@ -80,12 +80,14 @@ def test_a_failing_handler_leaves_entries_pending_and_they_are_retried(
         if len(calls) == 1:
             raise RuntimeError("sink down")
 
-    consumer = GroupConsumer(client, settings, flaky)
+    # No sweep may reclaim the failed batch within the first run (with the fixture's
+    # 200 ms min-idle, a run slowed down past it would retry it before the check).
+    consumer = GroupConsumer(client, settings.replace(min_idle_ms=3_600_000), flaky)
     consumer.run(burst=True)
     assert pending(client, settings) == 10  # nothing acked after the failure
     assert consumer.stats.handler_errors == 1
 
-    drain(consumer, lambda: pending(client, settings) == 0)
+    drain(consumer, lambda: pending(client, settings) == 0)  # re-reads its own pending first
     assert [m.envelope.key for m in calls[1]] == keys
     assert {m.deliveries for m in calls[1]} == {2}  # delivered again
 
@@ -102,7 +104,8 @@ def test_batch_result_acks_the_rest_retries_failed_and_dead_letters_rejected(
         first.extend(batch)
         return BatchResult(failed={batch[0].id: "try later"}, rejected={batch[1].id: "bad quote"})
 
-    consumer = GroupConsumer(client, settings, partial)
+    # As above: no reclaim of the failed entry within the first run, however slow.
+    consumer = GroupConsumer(client, settings.replace(min_idle_ms=3_600_000), partial)
     consumer.run(burst=True)
     rows = client.xpending_range(settings.stream, settings.group, "-", "+", 10)
     assert [r["message_id"].decode() for r in rows] == [first[0].id]

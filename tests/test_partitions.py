@@ -212,6 +212,18 @@ def test_cluster_urls_are_validated_and_clients_made_lazily() -> None:
         connect(f"redis+cluster://127.0.0.1:{port}", timeout=0.5)
 
 
+def test_consumers_are_made_without_talking_to_a_cluster_that_is_down() -> None:
+    """A replica started while the cluster's seed node is down waits for it (``ping_until``)
+    instead of crashing: making the consumers (their leases too) talks to nobody."""
+    url = f"redis+cluster://127.0.0.1:{free_port()}"  # nothing listens there
+    consumer = PartitionedConsumer(StreamSettings(redis_url=url, partitions=3), Recorder())
+    try:
+        with pytest.raises(redis.ConnectionError):
+            consumer.consumers[0].client.ping()
+    finally:
+        consumer.close()
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

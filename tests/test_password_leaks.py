@@ -131,6 +131,12 @@ def error_envs(server: LocalRedis) -> dict[str, dict[str, str]]:
 
 # -- streamctl -------------------------------------------------------------------------
 
+#: Tests that run dozens of entry-point processes (each a fresh interpreter,
+#: 1-2 s apiece on a busy 2-core machine): 180 s in all was not enough under load.
+#: Each process still has its own timeout, so a hang fails as before.
+MANY_PROCESSES = pytest.mark.timeout(600)
+
+
 STREAMCTL_COMMANDS = (
     ["info"],
     ["pending"],
@@ -144,6 +150,7 @@ STREAMCTL_COMMANDS = (
 )
 
 
+@MANY_PROCESSES
 def test_streamctl_never_prints_the_password(
     server: LocalRedis, admin: redis.Redis, tmp_path: Path
 ) -> None:
@@ -185,6 +192,7 @@ def site_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@MANY_PROCESSES
 def test_the_spider_never_prints_the_password(
     server: LocalRedis, admin: redis.Redis, site_folder: Path, tmp_path: Path
 ) -> None:
@@ -260,6 +268,7 @@ def run_until(
     return log.read_text(), http
 
 
+@MANY_PROCESSES
 def test_quotes_consumer_never_prints_the_password(
     server: LocalRedis, admin: redis.Redis, tmp_path: Path
 ) -> None:

@@ -25,7 +25,8 @@ import redis
 
 from streamlib.connection import client_from_url
 from streamlib.server import LocalRedis
-from tests.consumer.replicas import Replica, consumer_command, drained
+from tests.consumer.replicas import Replica, consumer_command, consumers_joined, drained
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = "quotes"
@@ -117,10 +118,24 @@ class ChaosWorld:
     # -- processes ----------------------------------------------------------
 
     def start(self) -> None:
-        """Redis, four replicas, then the producer."""
+        """Redis, four replicas (once they have all joined the group), then the producer.
+
+        The faults start right after: on a busy machine a replica can take
+        seconds to start, and the first fault must find the group and the
+        replicas at work (XPENDING on a group not created yet is NOGROUP).
+        """
         self.server.start()
         self.client = client_from_url(self.server.url, socket_connect_timeout=1.0)
         self.slots = [self._replica(i, f"replica-{i}") for i in range(REPLICAS)]
+        client = self.client
+        try:
+            wait_for(
+                lambda: consumers_joined(client, STREAM, GROUP) == REPLICAS,
+                timeout=90,
+                what="the four replicas to join the group",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs_tail()}") from None
         self._start_producer()
 
     def _replica(self, slot: int, name: str) -> Replica:

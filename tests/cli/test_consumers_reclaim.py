@@ -28,7 +28,9 @@ def test_prune_deletes_only_idle_consumers_without_pending(
 ) -> None:
     produce(client, settings, 6)
     killed_consumer("stuck", 3)  # idle, but holds 3 entries: must be kept
-    drain(client, settings, consumer="finished")  # took the rest, acked: idle and empty
+    # Took the rest, acked: idle and empty. An hour's min-idle: with the fixture's
+    # 200 ms it would also reclaim stuck's entries whenever the run starts late.
+    drain(client, settings, consumer="finished", min_idle_ms=3_600_000)
     wait_for(
         lambda: all(c["idle_ms"] >= 300 for c in as_json(run("consumers", "--json"))["consumers"]),
         what="both consumers idle",

@@ -22,7 +22,7 @@ from streamlib.connection import client_from_url
 from streamlib.localcluster import LocalCluster
 from streamlib.partitions import all_partition_settings
 from streamlib.server import LocalRedis
-from tests.consumer.replicas import Replicas, sqlite_count, sqlite_rows
+from tests.consumer.replicas import Replicas, consumers_joined, sqlite_count, sqlite_rows
 from tests.helpers import quote, wait_for
 
 TOTAL = 6_000
@@ -52,20 +52,26 @@ def drain_through(
     client: redis.Redis,
     s: StreamSettings,
     tmp_path: Path,
-    disrupt: Callable[[LocalRedis], None],
+    disrupt: Callable[[LocalRedis, Callable[[], None]], None],
 ) -> Run:
-    """4 replicas drain TOTAL entries produced steadily while ``disrupt(master)`` runs.
+    """4 replicas drain TOTAL entries produced steadily while ``disrupt(master, underway)`` runs.
 
-    ``master`` holds the most partitions. Checks every key stored exactly
-    once, nothing pending, no lag, every replica exiting 0 on SIGTERM.
+    ``master`` holds the most partitions; ``disrupt`` calls ``underway()`` once
+    the disruption is in effect, and the second half of the entries is
+    produced only then, so it meets the disruption however slow the machine.
+    Checks every key stored exactly once, nothing pending, no lag, every
+    replica exiting 0 on SIGTERM.
     """
     db = tmp_path / "quotes.db"
     producer = PartitionedProducer(client, s.stream, s.partitions, retry_timeout=90)
     failures: list[BaseException] = []
+    underway = threading.Event()
 
     def produce() -> None:  # steadily, so some batches meet the disruption
         try:
             for start in range(0, TOTAL, 200):
+                if start == TOTAL // 2 and not underway.wait(120):
+                    raise AssertionError("the disruption never started")
                 producer.send_many(quote(n) for n in range(start, start + 200))
                 time.sleep(0.1)
         except BaseException as exc:
@@ -85,13 +91,27 @@ def drain_through(
         log_dir=tmp_path,
         extra=EXTRA.split(),
     ) as replicas:
+        # Every replica reads every partition before the disruption: the test is
+        # about riding it out, not about starting during it.
+        try:
+            wait_for(
+                lambda: all(
+                    consumers_joined(client, p.stream, s.group) == REPLICAS
+                    for p in all_partition_settings(s)
+                ),
+                timeout=90,
+                what="every replica to join every partition's group",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{replicas.logs()}") from None
         writer = threading.Thread(target=produce)
         writer.start()
         try:
             wait_for(lambda: sqlite_count(db) >= 1_000, timeout=90, what="a first thousand stored")
-            disrupt(victim)
+            disrupt(victim, underway.set)
             cluster.wait_ok(60)
         finally:
+            underway.set()  # never leave the writer waiting (a failed disruption)
             writer.join(timeout=120)
         assert not failures, failures
         try:
@@ -119,8 +139,9 @@ def test_four_consumers_six_partitions_survive_a_master_restart(
     cluster_settings: StreamSettings,
     tmp_path: Path,
 ) -> None:
-    def restart(master: LocalRedis) -> None:
+    def restart(master: LocalRedis, underway: Callable[[], None]) -> None:
         master.kill()
+        underway()  # the producer's second half meets the dead master
         time.sleep(3)  # longer than cluster-node-timeout: the others mark it failing
         master.start()  # same port, nodes.conf and AOF
 
@@ -137,12 +158,13 @@ def test_four_consumers_six_partitions_survive_a_failover_to_a_replica(
     client = client_from_url(cluster.url)
     promoted: list[LocalRedis] = []
 
-    def failover(master: LocalRedis) -> None:
+    def failover(master: LocalRedis, underway: Callable[[], None]) -> None:
         # A manual failover: the replica catches up, then takes over (no write lost).
         replica = cluster.replica_of(master)
         direct = redis.Redis(port=replica.port)
         try:
             direct.execute_command("CLUSTER", "FAILOVER")
+            underway()
             wait_for(lambda: direct.execute_command("ROLE")[0] == b"master", timeout=30)
         finally:
             direct.close()

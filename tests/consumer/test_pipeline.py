@@ -16,9 +16,10 @@ import redis
 
 from producer.sample_site import SiteServer, generate_site
 from streamlib.admin import group as group_info
+from tests.helpers import wait_for
 from tests.producer.conftest import run_crawl
 
-from .replicas import Replicas, sqlite_rows, wait_drained
+from .replicas import Replicas, consumers_joined, sqlite_rows, wait_drained
 
 PAGES = 6  # 60 quotes; the generated authors each appear at least once
 
@@ -55,6 +56,16 @@ def test_crawl_into_four_replicas_stores_every_record_once(
             extra=["--batch-size", "7", "--block-ms", "200"],
         ) as replicas,
     ):
+        # All four read before the crawl starts, or a replica still starting on a
+        # busy machine finds nothing left and the "every replica" check fails.
+        try:
+            wait_for(
+                lambda: consumers_joined(client, stream, group) == 4,
+                timeout=90,
+                what="all replicas to join the group",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{replicas.logs()}") from None
         crawl = run_crawl(site.url, REDIS_URL=redis_url, STREAM_NAME=stream)
         assert crawl.returncode == 0, crawl.output[-3000:]
         total = len(expected.quotes) + len(expected.authors)
