@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from streamlib import ConfigError
+from streamlib.backoff import Backoff
 
 from ..records import Author, Quote
 from . import sql
@@ -63,15 +65,18 @@ class SQLiteSink:
                 check_same_thread=False,
             )
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = FULL")
-            self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-            self._transaction(_create_tables)
+            _while_locked(self._set_up, BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
             raise ConfigError(f"can't open SQLite database {path!r}: {exc}") from None
         self._quotes = sql.upsert("quotes", sql.QUOTE_COLUMNS, "?")
         self._authors = sql.upsert("authors", sql.AUTHOR_COLUMNS, "?")
+
+    def _set_up(self) -> None:
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        self._transaction(_create_tables)
 
     def store(self, quotes: Sequence[Quote], authors: Sequence[Author]) -> None:
         """Upsert the batch in one transaction; returns after COMMIT."""
@@ -98,6 +103,28 @@ class SQLiteSink:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+
+def _while_locked(work: Callable[[], None], timeout: float) -> None:
+    """Run ``work``, again while it fails with "database is locked", for up to ``timeout`` s.
+
+    Replicas that open a new file at the same moment all switch it to WAL:
+    each holds a shared lock and wants the exclusive one, and SQLite answers
+    one of them SQLITE_BUSY at once instead of calling the busy handler (it
+    would deadlock). Waiting a moment and trying again is the way out.
+    """
+    backoff = Backoff(base=0.01, cap=0.5)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            work()
+            return
+        except sqlite3.OperationalError as exc:
+            delay = backoff.next_delay()
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.debug("SQLite database locked while opening it; again in %.2fs", delay)
+            time.sleep(delay)
 
 
 def _create_tables(cur: sqlite3.Cursor) -> None:

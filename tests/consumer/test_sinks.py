@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from consumer.records import Author, Quote
 from consumer.sinks import Sink, describe, open_sink
+from consumer.sinks.sqlite import SQLiteSink
 from streamlib import ConfigError
 
 
@@ -120,6 +122,32 @@ def test_sqlite_sink_keeps_full_sync_with_a_large_cache_and_rare_checkpoints(
         assert CACHE_KIB > 2_000 and WAL_AUTOCHECKPOINT_PAGES > 1_000  # above SQLite's defaults
     finally:
         sink.close()
+
+
+def test_replicas_opening_a_new_sqlite_file_at_once_all_get_it(tmp_path: Path) -> None:
+    """Several replicas switching one new file to WAL at the same moment: none fails.
+
+    SQLite answers one of them "database is locked" at once (no busy handler:
+    it would deadlock); the sink must wait and try again, not exit.
+    """
+    errors: list[Exception] = []
+    for n in range(30):
+        path = str(tmp_path / f"race-{n}.db")
+        start = threading.Barrier(6)
+
+        def open_at_once(path: str = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                SQLiteSink(path).close()
+            except Exception as exc:  # collected, asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_at_once) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert errors == []
 
 
 def test_sqlite_sink_takes_over_a_file_made_by_an_earlier_version(tmp_path: Path) -> None:
