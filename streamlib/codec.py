@@ -39,8 +39,11 @@ Fields = Mapping[bytes, bytes]
 #: The same fields as Redis sends them: name, value, name, value, ...
 FlatFields = list[bytes]
 
-#: Field names in the order ``encode`` writes them, and the version, as bytes.
-_WIRE_NAMES = [b"v", b"type", b"key", b"ts", b"data"]
+#: An envelope's field names, in the order ``encode`` writes them (a test
+#: holds ``encode`` to it): what ``decode_flat`` and the producer's packed
+#: XADDs (``xadd_batch``) read and write by position.
+FIELD_NAMES = ("v", "type", "key", "ts", "data")
+_WIRE_NAMES = [name.encode() for name in FIELD_NAMES]
 _WIRE_VERSION = ENVELOPE_VERSION.encode()
 
 

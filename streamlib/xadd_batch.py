@@ -33,6 +33,7 @@ from typing import Any
 import redis
 from redis.exceptions import ResponseError
 
+from .codec import FIELD_NAMES
 from .rawcmd import borrowed
 
 #: Stream fields as ``codec.encode`` returns them: names to str or bytes.
@@ -40,7 +41,7 @@ Fields = Mapping[str, str | bytes]
 
 #: The envelope's field names in ``codec.encode``'s order: entries with exactly
 #: these take the one-format path; any other mapping is packed generically.
-ENVELOPE_FIELDS = ("v", "type", "key", "ts", "data")
+ENVELOPE_FIELDS = FIELD_NAMES
 
 
 def supports(client: object) -> bool:
