@@ -152,12 +152,12 @@ class GroupConsumer:
         self._backoff = backoff or Backoff(base=0.1, cap=10.0)
         s = settings
         self._stream, self._group, self._me = s.stream, s.group, s.consumer
-        #: While a handler runs, its batch is renewed this often (see ``lease``).
-        # While the handler runs, its batch is renewed every third of min-idle.
+        # While the handler runs, its batch is renewed every third of min-idle (``lease``).
         self._lease = Lease(client, s.stream, s.group, s.consumer, max(0.01, s.min_idle_ms / 3000))
         #: New entries are read without redis-py's per-entry dicts where the
         #: client allows it (see ``rawcmd``); a cluster client reads as usual.
         self._raw = raw_capable(client)
+        self._read_head = ("XREADGROUP", "GROUP", s.group, s.consumer, "COUNT", s.batch_size)
 
     # -- control ------------------------------------------------------------
 
@@ -235,11 +235,8 @@ class GroupConsumer:
 
     def _read_new(self, *, block_ms: int | None) -> int:
         if self._raw:
-            args: list[str | int] = ["XREADGROUP", "GROUP", self._group, self._me]
-            args += ["COUNT", self.settings.batch_size]
-            if block_ms is not None:
-                args += ["BLOCK", block_ms]
-            reply = run_raw(self.client, *args, "STREAMS", self._stream, ">")
+            block = () if block_ms is None else ("BLOCK", block_ms)
+            reply = run_raw(self.client, *self._read_head, *block, "STREAMS", self._stream, ">")
         else:
             reply = self.client.xreadgroup(
                 self._group,
