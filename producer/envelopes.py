@@ -13,18 +13,22 @@ item after yielding it can't change what is sent) instead of through
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from producer.items import AuthorItem, QuoteItem
 from streamlib import Envelope, fingerprint
 
-_QUOTE_FIELDS = tuple(f.name for f in dataclasses.fields(QuoteItem))
-_AUTHOR_FIELDS = tuple(f.name for f in dataclasses.fields(AuthorItem))
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The dataclass fields of ``cls`` (a subclass's extra ones included), once per class."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
-def _data(item: Any, names: tuple[str, ...]) -> dict[str, Any]:
+def _data(item: Any) -> dict[str, Any]:
     data = {}
-    for name in names:
+    for name in _field_names(item.__class__):
         value = getattr(item, name)
         data[name] = list(value) if type(value) is list else value
     return data
@@ -32,17 +36,8 @@ def _data(item: Any, names: tuple[str, ...]) -> dict[str, Any]:
 
 def to_envelope(item: Any) -> Envelope:
     """The envelope of a validated ``QuoteItem`` or ``AuthorItem``."""
-    kind = type(item)
-    if kind is QuoteItem:
-        return Envelope("quote", fingerprint(item.text, item.author), _data(item, _QUOTE_FIELDS))
-    if kind is AuthorItem:
-        return Envelope("author", fingerprint(item.name), _data(item, _AUTHOR_FIELDS))
-    if isinstance(item, QuoteItem):  # a subclass: its extra fields too
-        return Envelope("quote", fingerprint(item.text, item.author), _asdict(item))
+    if isinstance(item, QuoteItem):
+        return Envelope("quote", fingerprint(item.text, item.author), _data(item))
     if isinstance(item, AuthorItem):
-        return Envelope("author", fingerprint(item.name), _asdict(item))
+        return Envelope("author", fingerprint(item.name), _data(item))
     raise TypeError(f"no envelope for {type(item).__name__}")
-
-
-def _asdict(item: Any) -> dict[str, Any]:
-    return _data(item, tuple(f.name for f in dataclasses.fields(item)))
