@@ -19,7 +19,7 @@ from streamlib import (
 from streamlib.connection import ConnectionOptions, client_from_url
 from streamlib.server import LocalRedis, free_port
 from tests.helpers import quote
-from tests.tlsutil import TLSFiles, make_tls_files
+from tests.tlsutil import TLSFiles, make_tls_files, server_tls_args
 
 SECRET = "tls-Secret-42"
 
@@ -31,15 +31,8 @@ def tls_server(
     files = make_tls_files(tmp_path / "tls")
     port = free_port()
     server = redis_factory(
-        extra_args=[
-            "--tls-port", str(port),
-            "--tls-cert-file", str(files.server_cert),
-            "--tls-key-file", str(files.server_key),
-            "--tls-ca-cert-file", str(files.ca),
-            "--tls-auth-clients", "optional",
-            "--requirepass", SECRET,
-        ]
-    )  # fmt: skip
+        extra_args=[*server_tls_args(files, port, "optional"), "--requirepass", SECRET]
+    )
     return server, port, files
 
 

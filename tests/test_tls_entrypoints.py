@@ -27,7 +27,7 @@ from streamlib.server import LocalRedis, free_port
 from tests import entrypoints
 from tests.aclutil import add_role_user
 from tests.consumer.replicas import fill, sqlite_count
-from tests.tlsutil import TLSFiles, make_tls_files
+from tests.tlsutil import TLSFiles, make_tls_files, server_tls_args
 
 PASSWORD = "tls-Entry-Secret-9"
 METHODS = ("url", "env", "file")
@@ -73,15 +73,7 @@ class TLSRedis:
 def tls(redis_factory: Callable[..., LocalRedis], tmp_path: Path) -> TLSRedis:
     files = make_tls_files(tmp_path / "tls")
     port = free_port()
-    server = redis_factory(
-        extra_args=[
-            "--tls-port", str(port),
-            "--tls-cert-file", str(files.server_cert),
-            "--tls-key-file", str(files.server_key),
-            "--tls-ca-cert-file", str(files.ca),
-            "--tls-auth-clients", "yes",
-        ]
-    )  # fmt: skip
+    server = redis_factory(extra_args=server_tls_args(files, port, "yes"))
     return TLSRedis(server, port, files, tmp_path)
 
 

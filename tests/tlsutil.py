@@ -109,3 +109,17 @@ def make_tls_files(folder: Path, prefix: str = "") -> TLSFiles:
         client_cert=pem(client, "client.pem"),
         client_key=_write_key(client_key, folder / f"{prefix}client.key"),
     )
+
+
+def server_tls_args(files: TLSFiles, port: int, auth_clients: str) -> list[str]:
+    """``redis-server`` arguments for a TLS port with ``files``'s server certificate.
+
+    ``auth_clients``: ``"yes"`` (client certificates required) or ``"optional"``.
+    """
+    return [
+        "--tls-port", str(port),
+        "--tls-cert-file", str(files.server_cert),
+        "--tls-key-file", str(files.server_key),
+        "--tls-ca-cert-file", str(files.ca),
+        "--tls-auth-clients", auth_clients,
+    ]  # fmt: skip
