@@ -30,7 +30,7 @@ from streamlib.partitions import (
     partition_settings,
     sum_stats,
 )
-from streamlib.server import free_port
+from streamlib.testing import free_port
 
 from .helpers import quote
 
