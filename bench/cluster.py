@@ -37,7 +37,7 @@ from streamlib import (  # noqa: E402
     client_from_url,
     fingerprint,
 )
-from streamlib.testing import (
+from streamlib.testing import (  # noqa: E402
     LocalCluster,
     LocalRedis,
 )
