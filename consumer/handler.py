@@ -1,8 +1,11 @@
 """The batch handler: envelopes -> validated records -> one sink call.
 
 Invalid records and unknown types are *rejected* (dead-lettered with the
-reason, never retried). If the sink raises, the handler raises: nothing of
-the batch is acknowledged and the consumer retries it after min-idle.
+reason, never retried). If the sink raises, the handler raises, and nothing
+of the batch is acknowledged: an ``OutageError`` (the database away) makes
+the consumer hold the batch and try it again until the sink answers; a
+``RecordError`` (the database refused a record) makes it split the batch
+to find that record, store the others and dead-letter it alone.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from streamlib import (
     ConsumerStats,
     GroupConsumer,
     Handler,
+    OutageError,
     PartitionedConsumer,
     RedisUnavailable,
     StreamSettings,
@@ -222,13 +223,13 @@ def _wait_for_redis(client: redis.Redis, url: str, shutdown: _Shutdown) -> bool:
 
 
 def _open_sink(url: str, shutdown: _Shutdown) -> Sink | None:
-    """Open the sink, retrying while its server is unreachable (``ConnectionError``)."""
+    """Open the sink, retrying while its server is unreachable (``OutageError``)."""
     backoff = Backoff(base=0.5, cap=30.0)
     started = time.monotonic()
     while not shutdown.stopping:
         try:
             return open_sink(url)
-        except ConnectionError as exc:
+        except OutageError as exc:
             delay = backoff.next_delay()
             log.warning(
                 "sink unavailable for %.0fs (%s); retrying in %.1fs",

@@ -12,7 +12,14 @@ from .codec import Envelope, decode, encode, fingerprint
 from .connection import ConnectionOptions, client_from_url, connect, mask_url
 from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
 from .deadletter import DeadLetter, parse_dead_letter
-from .errors import ConfigError, DecodeError, RedisUnavailable, StreamlibError
+from .errors import (
+    ConfigError,
+    DecodeError,
+    OutageError,
+    RecordError,
+    RedisUnavailable,
+    StreamlibError,
+)
 from .partitions import PartitionedConsumer, PartitionedProducer, partition_of, partition_stream
 from .producer import ProducerUnavailable, StreamProducer
 from .settings import StreamSettings
@@ -33,9 +40,11 @@ __all__ = [
     "GroupInfo",
     "Handler",
     "Message",
+    "OutageError",
     "PartitionedConsumer",
     "PartitionedProducer",
     "ProducerUnavailable",
+    "RecordError",
     "RedisUnavailable",
     "StreamProducer",
     "StreamSettings",

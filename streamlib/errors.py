@@ -6,7 +6,13 @@ can catch the library's failures without catching everything::
     StreamlibError
     ├── ConfigError        a setting or URL is invalid; raised once, at the edge
     ├── RedisUnavailable   Redis could not be reached within the retry budget
-    └── DecodeError        a stream entry is not a valid envelope (a poison entry)
+    ├── OutageError        weather: a sink or Redis is away; the batch is held and retried
+    └── RecordError        poison: a record can never be stored; it alone is dead-lettered
+        └── DecodeError    a stream entry is not a valid envelope (a poison entry)
+
+A handler (or the sink it calls) tells the consumer which kind of failure it
+met by raising ``OutageError`` or ``RecordError``; anything else it raises
+leaves the batch pending, to be retried after min-idle.
 
 Errors from redis-py itself (``redis.exceptions.RedisError``) pass through
 unchanged where streamlib has nothing to add.
@@ -27,13 +33,37 @@ class RedisUnavailable(StreamlibError):
     """Redis did not answer within the retry budget (connect or deadline)."""
 
 
-class DecodeError(StreamlibError):
-    """A stream entry can't be decoded into an envelope.
+class OutageError(StreamlibError):
+    """Infrastructure is away: unreachable, locked, full, read-only, failing over.
 
-    ``reason`` is a short, stable, human-readable description (it is stored
-    with the dead letter), e.g. ``"missing field 'data'"``.
+    Weather, not the records' fault: the consumer holds the batch in hand
+    (keeping its lease, counting no delivery) and tries it again until the
+    ``component`` (``"sink"`` or ``"redis"``) answers. ``reason`` says what
+    failed, in the words of the driver or server.
+    """
+
+    def __init__(self, reason: str, *, component: str = "sink") -> None:
+        super().__init__(f"{component}: {reason}")
+        self.reason = reason
+        self.component = component
+
+
+class RecordError(StreamlibError):
+    """A record can never be stored as it is (a constraint, an invalid value).
+
+    Poison: the consumer splits the batch until it has found the records
+    that fail, stores the others, and dead-letters those with ``reason``
+    (e.g. the database's message).
     """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class DecodeError(RecordError):
+    """A stream entry can't be decoded into an envelope.
+
+    ``reason`` is a short, stable, human-readable description (it is stored
+    with the dead letter), e.g. ``"missing field 'data'"``.
+    """
