@@ -16,6 +16,7 @@ import redis
 
 from . import constants
 from .connection import ConnectionOptions, connect, mask_url, validate_url
+from .durations import parse_duration_ms
 from .errors import ConfigError
 
 #: Environment variable for each field, as in DESIGN.md.
@@ -30,6 +31,7 @@ ENV_VARS: Mapping[str, str] = {
     "min_idle_ms": "MIN_IDLE_MS",
     "max_deliveries": "MAX_DELIVERIES",
     "partitions": "PARTITIONS",
+    "max_outage_ms": "MAX_OUTAGE",
 }
 
 
@@ -54,6 +56,9 @@ class StreamSettings:
     max_deliveries: int = constants.DEFAULT_MAX_DELIVERIES
     #: Partitions of the stream (``streamlib.partitions``); 1 = one plain stream.
     partitions: int = 1
+    #: Give up (``run()`` raises ``OutageError``, the batch in hand stays pending)
+    #: once the sink or Redis has been down this long; ``None``: wait for ever.
+    max_outage_ms: int | None = None
     #: Credentials and TLS files given apart from the URL (``REDIS_PASSWORD`` & co.).
     connection: ConnectionOptions = dataclasses.field(default_factory=ConnectionOptions)
 
@@ -74,6 +79,8 @@ class StreamSettings:
         _check_int("min_idle_ms", self.min_idle_ms, minimum=1)
         _check_int("max_deliveries", self.max_deliveries, minimum=1)
         _check_int("partitions", self.partitions, minimum=1, maximum=constants.MAX_PARTITIONS)
+        if self.max_outage_ms is not None:
+            _check_int("max_outage_ms", self.max_outage_ms, minimum=1)
         if self.partitions > 1:
             if "{" in self.stream or "}" in self.stream:
                 raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
@@ -144,13 +151,17 @@ class StreamSettings:
 
 
 _INT_FIELDS = {"batch_size", "block_ms", "min_idle_ms", "max_deliveries", "partitions"}
-_PARSERS: Mapping[str, Callable[[str], Any]] = {name: int for name in _INT_FIELDS}
+_PARSERS: Mapping[str, Callable[[str], Any]] = {name: int for name in _INT_FIELDS} | {
+    "max_outage_ms": parse_duration_ms
+}
 
 
 def _parse_field(name: str, raw: str, source: str) -> Any:
     parser = _PARSERS.get(name, str)
     try:
         return parser(raw.strip())
+    except ConfigError as exc:  # a duration: its message says what it takes
+        raise ConfigError(f"{source}={raw!r}: {exc}") from None
     except ValueError:
         raise ConfigError(f"{source}={raw!r} is not a whole number") from None
 
