@@ -17,10 +17,10 @@ from typing import Any
 import click
 import redis
 
-from . import admin, clifmt, constants
+from . import clifmt, constants
 from .connection import ConnectionOptions, mask_secrets
 from .durations import parse_duration_ms
-from .errors import ConfigError, RedisUnavailable, StreamlibError
+from .errors import ConfigError, NotFound, RedisUnavailable, StreamlibError
 from .partitions import partition_settings
 from .settings import StreamSettings
 from .streamids import StreamId
@@ -63,7 +63,7 @@ def _scrub(message: str) -> str:
 
 def _translate(exc: Exception) -> CommandError:
     """The ``CommandError`` (message and exit code) for a failure inside a command."""
-    if isinstance(exc, admin.NotFound):
+    if isinstance(exc, NotFound):
         return NotFoundError(str(exc))
     if isinstance(exc, RedisUnavailable):
         return UnavailableError(str(exc))

@@ -42,8 +42,8 @@ from .codec import Envelope
 from .connection import client_from_url
 from .constants import DEAD_LETTER_SUFFIX, DEFAULT_BATCH_SIZE
 from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
-from .errors import ConfigError
-from .producer import ProducerUnavailable, StreamProducer
+from .errors import ConfigError, ProducerUnavailable
+from .producer import StreamProducer
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
