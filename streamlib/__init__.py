@@ -15,13 +15,18 @@ from .deadletter import DeadLetter, parse_dead_letter
 from .errors import (
     ConfigError,
     DecodeError,
+    GroupNotFound,
+    NoGroups,
+    NotFound,
     OutageError,
+    ProducerUnavailable,
     RecordError,
     RedisUnavailable,
     StreamlibError,
+    StreamNotFound,
 )
 from .partitions import PartitionedConsumer, PartitionedProducer, partition_of, partition_stream
-from .producer import ProducerUnavailable, StreamProducer
+from .producer import StreamProducer
 from .settings import StreamSettings
 from .signals import install_stop_handlers
 
@@ -38,14 +43,18 @@ __all__ = [
     "Envelope",
     "GroupConsumer",
     "GroupInfo",
+    "GroupNotFound",
     "Handler",
     "Message",
+    "NoGroups",
+    "NotFound",
     "OutageError",
     "PartitionedConsumer",
     "PartitionedProducer",
     "ProducerUnavailable",
     "RecordError",
     "RedisUnavailable",
+    "StreamNotFound",
     "StreamProducer",
     "StreamSettings",
     "StreamlibError",

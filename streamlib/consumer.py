@@ -25,7 +25,7 @@ Two kinds of failure (``errors``), and what the consumer does with each::
     (sink away), or Redis fails     nothing new, retry with capped jittered
     while acknowledging             backoff until it answers; no delivery is
                                     counted, nothing is dead-lettered
-                                    (``max_outage_ms``: give up, raise)
+                                    (``max_outage``: give up, raise)
     handler raises RecordError      isolate: split the batch in halves until
                                     each failing record stands alone, store
                                     the rest, dead-letter those with the reason
@@ -432,7 +432,7 @@ class GroupConsumer:
 
         Returns what became of each message (``rejected``: the records at
         fault, with the reason). Raises ``_Interrupted`` if stopped while
-        waiting, ``OutageError`` once an outage outlasts ``max_outage_ms``.
+        waiting, ``OutageError`` once an outage outlasts ``max_outage`` seconds.
         """
         outcome = BatchResult()
         if isinstance(exc, OutageError):
@@ -479,18 +479,18 @@ class GroupConsumer:
             return result
 
     def _hold(self, component: str, reason: str, held: int, cause: BaseException) -> None:
-        """One wait of an outage: record it, give up past ``max_outage_ms``, back off."""
+        """One wait of an outage: record it, give up past ``max_outage``, back off."""
         seconds = self.outages.down(component, reason, held)
-        limit = self.settings.max_outage_ms
-        if limit is not None and seconds * 1000 >= limit:
+        limit = self.settings.max_outage
+        if limit is not None and seconds >= limit:
             raise OutageError(
-                f"down for {seconds:.0f}s, longer than max_outage ({limit} ms); "
+                f"down for {seconds:.0f}s, longer than max_outage ({limit:g}s); "
                 f"{held} entries left pending with {self._me} ({reason})",
                 component=component,
             ) from cause
         delay = self._backoff.next_delay()
         if limit is not None:
-            delay = min(delay, limit / 1000 - seconds)
+            delay = min(delay, limit - seconds)
         if self._stop.wait(delay):
             raise _Interrupted
 
