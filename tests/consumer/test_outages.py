@@ -1,0 +1,339 @@
+"""Outages of a running ``quotes-consumer``: the database or Redis down for longer than the cap.
+
+Each test stops a real server for longer than ``MAX_DELIVERIES x
+MIN_IDLE_MS`` while quotes arrive, with two replicas serving ``/healthz``
+and ``/metrics``, and checks what an operator would: every quote stored
+once, nothing dead-lettered, no delivery counted, ``/healthz`` 503 (saying
+what is down, since when, how much is held) during the outage and 200
+after, and the replicas alive throughout. Then SIGTERM and ``--max-outage``
+during an outage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from streamlib import StreamProducer, client_from_url
+from streamlib.testing import LocalRedis, free_port
+from tests.consumer.replicas import Replica, consumer_command, drained, fill
+from tests.helpers import quote, wait_for
+from tests.support.postgres import LocalPostgres
+
+MIN_IDLE_MS = 500
+MAX_DELIVERIES = 3
+#: The hold must outlast this several times: without it, a failed batch would
+#: be reclaimed and counted every min-idle, and dead-lettered after the cap.
+CAP_SECONDS = MAX_DELIVERIES * MIN_IDLE_MS / 1000
+OUTAGE_SECONDS = 4 * CAP_SECONDS
+STREAM, GROUP = "quotes", "quotes-consumers"
+ARGS = (
+    "--min-idle-ms", str(MIN_IDLE_MS),
+    "--max-deliveries", str(MAX_DELIVERIES),
+    "--block-ms", "100",
+    "--batch-size", "50",
+    "--health-timeout", "60",
+    "--progress-interval", "0",
+    "--metrics-host", "127.0.0.1",
+)  # fmt: skip
+
+
+def get(url: str) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of a GET (0 and {} while nothing listens)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+    except OSError:
+        return 0, {}
+
+
+def metric(base: str, name: str) -> float:
+    """The sum of a metric's samples on a replica's ``/metrics``."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    )
+
+
+class Fleet:
+    """Replicas ``<prefix>0``, ``<prefix>1``, ... with their metrics ports; killed at the end."""
+
+    def __init__(
+        self,
+        n: int,
+        *,
+        redis_url: str,
+        sink: str,
+        log_dir: Path,
+        extra: Sequence[str] = (),
+        prefix: str = "r",
+    ) -> None:
+        self.bases: list[str] = []
+        self.replicas: list[Replica] = []
+        for i in range(n):
+            port = free_port()
+            self.bases.append(f"http://127.0.0.1:{port}")
+            command = consumer_command(
+                redis_url=redis_url,
+                stream=STREAM,
+                group=GROUP,
+                sink=sink,
+                name=f"{prefix}{i}",
+                extra=[*ARGS, "--metrics-port", str(port), *extra],
+            )
+            self.replicas.append(Replica(command, log_dir / f"{prefix}{i}.log", None))
+
+    def healthz(self) -> list[tuple[int, dict[str, Any]]]:
+        return [get(base + "/healthz") for base in self.bases]
+
+    def expect_health(self, status: int, what: str, timeout: float = 60) -> None:
+        self.expect(lambda: all(s == status for s, _ in self.healthz()), what, timeout)
+
+    def expect(self, predicate: Callable[[], object], what: str, timeout: float = 60) -> None:
+        try:
+            wait_for(predicate, timeout=timeout, interval=0.05, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
+
+    def alive(self) -> bool:
+        return all(r.process.poll() is None for r in self.replicas)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {r.log_path.name}\n{r.log()[-3000:]}" for r in self.replicas)
+
+    def kill(self) -> None:
+        for r in self.replicas:
+            r.kill()
+
+
+@contextlib.contextmanager
+def arriving(client: redis.Redis, start: int, n: int, chunk: int = 50) -> Iterator[threading.Event]:
+    """Send quotes ``start`` .. ``start + n - 1`` from a thread, a chunk every 0.2 s.
+
+    The pace is the experiment's (quotes keep arriving during the outage),
+    not synchronisation. The event is set once everything was sent.
+    """
+    done = threading.Event()
+    stop = threading.Event()
+
+    def send() -> None:
+        producer = StreamProducer(client, STREAM, retry_timeout=120)
+        for first in range(start, start + n, chunk):
+            producer.send_many(quote(i) for i in range(first, min(first + chunk, start + n)))
+            if stop.wait(0.2):
+                return
+        done.set()
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    try:
+        yield done
+    finally:
+        stop.set()
+        thread.join(150)
+
+
+def pending_deliveries(client: redis.Redis) -> list[int]:
+    """The delivery count of every pending entry."""
+    return [n for _, n in pending(client)]
+
+
+def pending(client: redis.Redis) -> list[tuple[str, int]]:
+    """(id, delivery count) of every pending entry."""
+    rows = client.xpending_range(STREAM, GROUP, "-", "+", 10_000)
+    return [(r["message_id"].decode(), r["times_delivered"]) for r in rows]
+
+
+def stored_keys(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [k for (k,) in conn.execute("SELECT key FROM quotes").fetchall()]
+
+
+def during_outage(fleet: Fleet, component: str, done: threading.Event) -> None:
+    """Hold the outage until quotes stopped arriving and it lasted ``OUTAGE_SECONDS``.
+
+    Meanwhile every replica answers 503, naming ``component``, and stays alive.
+    """
+
+    def long_enough() -> bool:
+        assert fleet.alive(), fleet.logs()
+        answers = fleet.healthz()
+        for status, body in answers:
+            assert status == 503, (status, body)
+            assert body["status"] == "outage" and body["down"] == component, body
+        return done.is_set() and all(b["seconds"] >= OUTAGE_SECONDS for _, b in answers)
+
+    fleet.expect(long_enough, f"{component} down for {OUTAGE_SECONDS}s", timeout=120)
+
+
+@pytest.mark.timeout(300)
+def test_postgresql_stopped_while_quotes_arrive_dead_letters_nothing(
+    postgres_factory: Callable[[], LocalPostgres],
+    redis_factory: Callable[..., LocalRedis],
+    tmp_path: Path,
+) -> None:
+    pg = postgres_factory()
+    server = redis_factory()
+    client = client_from_url(server.url)
+    fleet = Fleet(2, redis_url=server.url, sink=pg.url, log_dir=tmp_path)
+    try:
+        fleet.expect_health(200, "both replicas healthy")
+        fill(client, STREAM, 200)
+        fleet.expect(lambda: drained(client, STREAM, GROUP, 200), "the first 200")
+
+        pg.stop("immediate")
+        with arriving(client, 200, 1000) as done:
+            fleet.expect(
+                lambda: all(b.get("status") == "outage" for _, b in fleet.healthz()),
+                "both replicas to report the outage",
+            )
+            during_outage(fleet, "sink", done)
+        for (_, body), base in zip(fleet.healthz(), fleet.bases, strict=True):
+            assert "PostgreSQL" in body["reason"] and body["since"].endswith("Z"), body
+            assert body["held"] > 0, body
+            assert metric(base, "streamlib_consumer_sink_up") == 0
+            assert metric(base, "streamlib_consumer_paused") == 1
+            assert metric(base, "streamlib_consumer_held_entries") == body["held"]
+            assert metric(base, "streamlib_consumer_outage_seconds_total") >= OUTAGE_SECONDS
+        held = pending_deliveries(client)
+        assert held and set(held) == {1}, held  # held, not redelivered
+        assert sum(b["held"] for _, b in fleet.healthz()) == len(held)
+        assert client.xlen(f"{STREAM}:dead") == 0
+
+        pg.start()
+        fleet.expect(lambda: drained(client, STREAM, GROUP, 1200), "the drain", timeout=120)
+        fleet.expect_health(200, "healthy again")
+        assert sorted(stored_keys(pg.url)) == sorted(quote(n).key for n in range(1200))
+        assert client.xlen(f"{STREAM}:dead") == 0
+        for base in fleet.bases:
+            assert metric(base, "streamlib_consumer_sink_up") == 1
+            assert metric(base, "streamlib_consumer_paused") == 0
+        assert fleet.alive(), fleet.logs()
+        for r in fleet.replicas:
+            r.terminate()
+        assert [r.wait(60) for r in fleet.replicas] == [0, 0], fleet.logs()
+        stats = [r.done_stats() for r in fleet.replicas]
+        assert sum(s["redelivered"] + s["reclaimed"] + s["dead_lettered"] for s in stats) == 0
+        for r in fleet.replicas:  # one line down, one line back: not one per retry
+            assert r.log().count("sink down") <= 1 and r.log().count("sink back") <= 1
+    finally:
+        fleet.kill()
+
+
+@pytest.mark.timeout(300)
+def test_redis_stopped_while_quotes_arrive_dead_letters_nothing(
+    postgres_factory: Callable[[], LocalPostgres],
+    redis_factory: Callable[..., LocalRedis],
+    tmp_path: Path,
+) -> None:
+    pg = postgres_factory()
+    server = redis_factory(persistent=True)
+    client = client_from_url(server.url, socket_connect_timeout=1.0)
+    fleet = Fleet(2, redis_url=server.url, sink=pg.url, log_dir=tmp_path)
+    try:
+        fleet.expect_health(200, "both replicas healthy")
+        fill(client, STREAM, 200)
+        fleet.expect(lambda: drained(client, STREAM, GROUP, 200), "the first 200")
+
+        with arriving(client_from_url(server.url), 200, 1000) as done:
+            fleet.expect(lambda: client.xlen(STREAM) >= 400, "quotes flowing")
+            server.stop()  # the producer's chunks wait; the replicas' reads and acks fail
+            during_outage(fleet, "redis", threading.Event())
+            assert not done.is_set()
+            server.start()
+            fleet.expect(done.is_set, "the producer to finish", timeout=120)
+        fleet.expect(lambda: drained(client, STREAM, GROUP, 1200), "the drain", timeout=120)
+        fleet.expect_health(200, "healthy again")
+        assert sorted(stored_keys(pg.url)) == sorted(quote(n).key for n in range(1200))
+        assert client.xlen(f"{STREAM}:dead") == 0
+        assert fleet.alive(), fleet.logs()
+        for r in fleet.replicas:
+            r.terminate()
+        assert [r.wait(60) for r in fleet.replicas] == [0, 0], fleet.logs()
+        stats = [r.done_stats() for r in fleet.replicas]
+        assert sum(s["dead_lettered"] for s in stats) == 0
+    finally:
+        fleet.kill()
+
+
+def outage_with_a_batch_in_hand(pg: LocalPostgres, client: redis.Redis, fleet: Fleet) -> list[str]:
+    """100 quotes stored, then PostgreSQL crashed and 50 more read and held; their ids."""
+    fill(client, STREAM, 100)
+    fleet.expect(lambda: drained(client, STREAM, GROUP, 100), "the first 100")
+    pg.stop("immediate")
+    ids = fill(client, STREAM, 50, start=100)
+    fleet.expect(lambda: all(b.get("held") == 50 for _, b in fleet.healthz()), "the batch held")
+    return ids
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_during_an_outage_exits_promptly_leaving_the_batch_pending(
+    postgres_factory: Callable[[], LocalPostgres],
+    redis_factory: Callable[..., LocalRedis],
+    tmp_path: Path,
+) -> None:
+    pg = postgres_factory()
+    server = redis_factory()
+    client = client_from_url(server.url)
+    fleet = Fleet(1, redis_url=server.url, sink=pg.url, log_dir=tmp_path)
+    try:
+        fleet.expect_health(200, "healthy")
+        ids = outage_with_a_batch_in_hand(pg, client, fleet)
+        replica = fleet.replicas[0]
+        replica.terminate()
+        assert replica.wait(20) == 0, replica.log()  # no waiting for the database
+        assert "50 entries stay pending" in replica.log()
+        assert pending(client) == [(i, 1) for i in ids]  # left as they were, not counted
+        assert client.xlen(f"{STREAM}:dead") == 0
+    finally:
+        fleet.kill()
+
+
+@pytest.mark.timeout(300)
+def test_max_outage_exits_3_and_another_replica_takes_the_batch_over(
+    postgres_factory: Callable[[], LocalPostgres],
+    redis_factory: Callable[..., LocalRedis],
+    tmp_path: Path,
+) -> None:
+    pg = postgres_factory()
+    server = redis_factory()
+    client = client_from_url(server.url)
+    quitter = Fleet(
+        1, redis_url=server.url, sink=pg.url, log_dir=tmp_path, extra=["--max-outage", "2"]
+    )
+    heir: Fleet | None = None
+    try:
+        quitter.expect_health(200, "healthy")
+        ids = outage_with_a_batch_in_hand(pg, client, quitter)
+        replica = quitter.replicas[0]
+        assert replica.wait(60) == 3, replica.log()  # gave up on its own
+        assert "giving up: sink: down for" in replica.log()
+        assert pending(client) == [(i, 1) for i in ids]  # nothing acknowledged, nor counted
+        assert client.xlen(f"{STREAM}:dead") == 0
+
+        pg.start()
+        heir = Fleet(1, redis_url=server.url, sink=pg.url, log_dir=tmp_path, prefix="heir")
+        heir.expect(lambda: drained(client, STREAM, GROUP, 150), "the heir to take over")
+        assert sorted(stored_keys(pg.url)) == sorted(quote(n).key for n in range(150))
+        assert client.xlen(f"{STREAM}:dead") == 0
+    finally:
+        quitter.kill()
+        if heir is not None:
+            heir.kill()
