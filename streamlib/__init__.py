@@ -6,7 +6,7 @@ README.md for the envelope and the delivery semantics.
 
 from __future__ import annotations
 
-from .admin import GroupInfo
+from .groupinfo import GroupInfo
 from .backoff import Backoff
 from .codec import Envelope, decode, encode, fingerprint
 from .connection import ConnectionOptions, client_from_url, connect, mask_url
