@@ -50,8 +50,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from .groupinfo import GroupInfo, group
 from .consumer import BatchResult, GroupConsumer, Handler, Message
+from .groupinfo import GroupInfo, group
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,9 @@
 """The plumbing of ``streamctl``: exit codes, error mapping, shared options, value types.
 
 Every command gets ``--redis-url/--stream/--group/--dead-letter-stream/--partitions/
---partition/--timeout/--json`` through ``common_options`` and works on a
+--partition/--timeout/--json`` through ``common_options`` (the options, their
+variables and help generated from the settings tables, ``settings_options``;
+the environment is read by ``streamlib.settings`` alone) and works on a
 ``Ctl``: the stream's settings, the partition chosen (``None``: all of them)
 and the output mode. Failures from streamlib and redis-py become
 ``CommandError``s with the documented exit codes, their messages scrubbed of
@@ -14,17 +16,16 @@ import dataclasses
 import functools
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import redis
 
-from .. import constants
-from ..connection import ConnectionOptions, mask_secrets
+from ..connection import mask_secrets
 from ..durations import parse_duration_ms
 from ..errors import ConfigError, NotFound, RedisUnavailable, StreamlibError
 from ..partitions import partition_settings
-from ..settings import StreamSettings
+from ..settings import StreamSettings, load, setting, setting_fields
 from ..streamids import StreamId
 from . import output
 
@@ -169,16 +170,59 @@ class Ctl:
 
 # -- the options every command takes ------------------------------------------------
 
-_COMMON = (
-    "redis_url",
-    "stream",
-    "group",
-    "dead_letter_stream",
-    "partitions",
-    "partition",
-    "timeout",
-    "as_json",
-)
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The click type of each kind of setting.
+_CLICK_TYPES: dict[type, click.ParamType[Any, Any]] = {
+    int: click.INT,
+    float: click.FLOAT,
+    str: click.STRING,
+}
+
+
+def settings_options(cls: type, *names: str) -> Callable[[F], F]:
+    """Click options for the named ``setting()`` fields of a settings class.
+
+    Flag, type, help and the default shown in it come from the field table
+    (``streamlib.settings``). Every option defaults to ``None`` ("not given"),
+    so that ``load()`` / ``from_env()`` can apply the environment and then the
+    class's default: the environment is read there, not by click.
+    """
+    rows = {row.name: row for row in setting_fields(cls)}
+    unknown = set(names) - set(rows)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
+
+    def decorate(func: F) -> F:
+        for name in reversed(names):
+            row = rows[name]
+            func = click.option(
+                row.flag,
+                name,
+                type=_CLICK_TYPES[row.kind],
+                default=None,
+                help=f"{row.help}  [default: {row.default_text}; env {row.env}]",
+            )(func)
+        return func
+
+    return decorate
+
+
+@dataclasses.dataclass(frozen=True)
+class CtlOptions:
+    """What ``streamctl`` needs beyond ``StreamSettings`` (``load(CtlOptions)`` reads them)."""
+
+    timeout: float = setting(
+        5.0, env="STREAMCTL_TIMEOUT", help="Seconds to keep trying to reach Redis."
+    )
+
+    def __post_init__(self) -> None:
+        if self.timeout < 0.1:
+            raise ConfigError(f"timeout must be >= 0.1 s, got {self.timeout:g}")
+
+
+_STREAM_SETTINGS = ("redis_url", "stream", "group", "dead_letter_stream", "partitions")
+_COMMON = (*_STREAM_SETTINGS, "partition", "timeout", "as_json")
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -199,79 +243,34 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 mine, theirs = ctx.get_parameter_source(name), parent.get_parameter_source(name)
                 if mine is default and theirs is not default:
                     common[name] = parent.params[name]
-        ctx.meta["streamctl.url"] = common["redis_url"]
+        if common["redis_url"] is not None:
+            ctx.meta["streamctl.url"] = common["redis_url"]
         try:
+            # Flags, then the environment (REDIS_URL, REDIS_PASSWORD_FILE & co.), then defaults.
             settings = StreamSettings.from_env(
-                {},
-                redis_url=common["redis_url"],
-                stream=common["stream"],
-                group=common["group"],
-                dead_letter_stream=common["dead_letter_stream"] or None,
-                partitions=common["partitions"],
-                consumer="streamctl",
-                # REDIS_USERNAME / REDIS_PASSWORD(_FILE) / REDIS_TLS_*, as everywhere.
-                connection=ConnectionOptions.from_env(),
+                consumer="streamctl", **{name: common[name] for name in _STREAM_SETTINGS}
             )
+            ctx.meta["streamctl.url"] = settings.redis_url
+            options = load(CtlOptions, timeout=common["timeout"])
             if common["partition"] is not None:
                 partition_settings(settings, common["partition"])  # in range?
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
-        ctl = Ctl(settings, common["timeout"], common["as_json"], common["partition"])
+        ctl = Ctl(settings, options.timeout, common["as_json"], common["partition"])
         try:
             return func(ctl, **kwargs)
         finally:
             ctl.close()
 
     options = [
-        click.option(
-            "--redis-url",
-            envvar="REDIS_URL",
-            default=constants.DEFAULT_REDIS_URL,
-            show_default=True,
-            help="Redis URL (redis://, rediss://, unix://, redis+cluster://); env REDIS_URL.",
-        ),
-        click.option(
-            "--stream",
-            envvar="STREAM",
-            default=constants.DEFAULT_STREAM,
-            show_default=True,
-            help="Stream name; env STREAM.",
-        ),
-        click.option(
-            "--group",
-            envvar="GROUP",
-            default=constants.DEFAULT_GROUP,
-            show_default=True,
-            help="Consumer group; env GROUP.",
-        ),
-        click.option(
-            "--dead-letter-stream",
-            envvar="DEAD_LETTER_STREAM",
-            default=None,
-            help="Dead-letter stream [default: <stream>:dead]; env DEAD_LETTER_STREAM.",
-        ),
-        click.option(
-            "--partitions",
-            envvar="PARTITIONS",
-            type=click.IntRange(min=1, max=constants.MAX_PARTITIONS),
-            default=1,
-            show_default=True,
-            help="Partitions of the stream (docs/cluster.md); env PARTITIONS.",
-        ),
+        settings_options(StreamSettings, *_STREAM_SETTINGS),
         click.option(
             "--partition",
             type=click.IntRange(min=0),
             default=None,
             help="Work on partition N only [default: all].",
         ),
-        click.option(
-            "--timeout",
-            envvar="STREAMCTL_TIMEOUT",
-            type=click.FloatRange(min=0.1),
-            default=5.0,
-            show_default=True,
-            help="Seconds to keep trying to reach Redis.",
-        ),
+        settings_options(CtlOptions, "timeout"),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON document."),
     ]
     for option in reversed(options):

@@ -90,7 +90,9 @@ def dead_letters(
 ) -> DeadLetterList:
     """Up to ``count`` dead letters, oldest first over the covered partitions."""
     parts = covered(settings, partition)
-    lengths = [DeadLetterStream(p.index, p.dead_letters, int(client.xlen(p.dead_letters))) for p in parts]
+    lengths = [
+        DeadLetterStream(p.index, p.dead_letters, int(client.xlen(p.dead_letters))) for p in parts
+    ]
     letters = list(itertools.islice(_merged(client, parts), count))
     return DeadLetterList(settings.dead_letters, lengths, letters)
 
@@ -183,7 +185,9 @@ def plan_purge(
     for p in covered(settings, partition):
         newest = cast(list[RawEntry], client.xrevrange(p.dead_letters, "+", "-", count=1))
         up_to = text(newest[0][0]) if newest else None
-        targets.append(PurgeTarget(p.index, p.dead_letters, int(client.xlen(p.dead_letters)), up_to))
+        targets.append(
+            PurgeTarget(p.index, p.dead_letters, int(client.xlen(p.dead_letters)), up_to)
+        )
     return PurgePlan(settings.dead_letters, targets)
 
 

@@ -11,10 +11,9 @@ import logging
 
 import redis
 
-from ..errors import ConfigError
 from ..groupinfo import GroupInfo, group
 from ..settings import StreamSettings
-from .scope import covered, existing, with_group
+from .scope import covered, existing, require_one, with_group
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +93,10 @@ def set_group_id(
     same moment; ``$`` moves each to its own end. ``entries_read`` counts
     entries of one partition, so it needs a single partition covered.
     """
-    covering = with_group(client, settings, partition)
-    if entries_read is not None and len(covered(settings, partition)) > 1:
-        raise ConfigError(
-            "entries-read counts the entries of one partition: give one partition "
-            f"(the stream has {settings.partitions})"
-        )
+    if entries_read is not None:
+        require_one(settings, partition, "entries-read")
     changes: list[GroupChange] = []
-    for p, before in covering:
+    for p, before in with_group(client, settings, partition):
         client.xgroup_setid(p.stream, settings.group, start_id, entries_read=entries_read)
         after = group(client, p.stream, settings.group)
         log.warning(

@@ -143,4 +143,3 @@ def _group_status(client: redis.Redis, p: Partition, info: GroupInfo, now_ms: in
 
 def _sum_known(values: Sequence[int | None]) -> int | None:
     return None if any(v is None for v in values) else sum(v or 0 for v in values)
-

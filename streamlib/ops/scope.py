@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import redis
 
-from ..errors import GroupNotFound, StreamNotFound
+from ..errors import ConfigError, GroupNotFound, StreamNotFound
 from ..groupinfo import GroupInfo, group
 from ..partitions import all_partition_settings, partition_settings
 from ..settings import StreamSettings
@@ -47,6 +47,15 @@ def covered(settings: StreamSettings, partition: int | None = None) -> list[Part
         Partition(i, p.stream, p.dead_letters)
         for i, p in enumerate(all_partition_settings(settings))
     ]
+
+
+def require_one(settings: StreamSettings, partition: int | None, what: str) -> None:
+    """``ConfigError`` unless one partition is covered (``what`` needs one, e.g. a count)."""
+    if len(covered(settings, partition)) > 1:
+        raise ConfigError(
+            f"{what} is a count within one partition: give one partition "
+            f"(the stream has {settings.partitions})"
+        )
 
 
 def stream_exists(client: redis.Redis, stream: str) -> bool:
@@ -88,9 +97,7 @@ def group_on(
     ]
     if all(info is None for info in infos):
         if len(parts) == 1:
-            raise GroupNotFound(
-                f"group {settings.group!r} not found on stream {parts[0].stream!r}"
-            )
+            raise GroupNotFound(f"group {settings.group!r} not found on stream {parts[0].stream!r}")
         raise GroupNotFound(
             f"group {settings.group!r} not found on any of the {len(parts)} "
             f"partitions of {settings.stream!r}"

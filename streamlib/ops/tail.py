@@ -61,7 +61,9 @@ def tail(
     newest: list[TailEntry] = []
     for p, there in zip(parts, found, strict=True):
         after = text(client.xinfo_stream(p.stream)["last-generated-id"]) if there else "0-0"
-        rows = cast(list[RawEntry], client.xrevrange(p.stream, "+", "-", count=count)) if count else []
+        rows = (
+            cast(list[RawEntry], client.xrevrange(p.stream, "+", "-", count=count)) if count else []
+        )
         entries = [_entry(p, entry_id, fields) for entry_id, fields in reversed(rows)]
         if entries and StreamId.parse(entries[-1].id) > StreamId.parse(after):
             after = entries[-1].id  # added between XINFO and XREVRANGE

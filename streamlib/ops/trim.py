@@ -147,7 +147,11 @@ def trim_acked(
     """
     parts = covered(settings, partition)
     found = existing(client, settings, parts)
-    needs = {p.index: group_needs(client, p.stream) for p, there in zip(parts, found) if there}
+    needs = {
+        p.index: group_needs(client, p.stream)
+        for p, there in zip(parts, found, strict=True)
+        if there
+    }
     if not force:
         for p in parts:
             if p.index in needs and not needs[p.index]:

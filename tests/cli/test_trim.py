@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from streamlib import StreamSettings, retention
+from streamlib import StreamSettings
+from streamlib.ops import trim as retention
 from tests.cli.conftest import Run, as_json, drain, produce
 
 
@@ -136,7 +137,7 @@ def test_trim_never_removes_a_needed_entry(
     needed = {ids[i] for g in pending for i in pending[g] | set(range(next_index[g], n))}
     first_needed = min(min([next_index[g], *pending[g]]) for g in pending)
 
-    result = retention.trim_acked(client, stream)
+    result = retention.trim_acked(client, StreamSettings(stream=stream))
 
     left = set(remaining(client, stream))
     assert needed <= left, f"removed needed entries: {sorted(needed - left)}"
