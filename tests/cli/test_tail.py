@@ -5,7 +5,8 @@ from __future__ import annotations
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import POISON, Run, as_json, produce
+from tests.cli.conftest import POISON, Run, as_json, parts, produce
+from tests.helpers import remaining
 
 
 def test_tail_prints_the_newest_entries_decoded(
@@ -39,3 +40,29 @@ def test_tail_never_joins_the_group(
 def test_tail_of_a_missing_stream(run: Run, client: redis.Redis) -> None:
     result = run("tail")
     assert result.exit_code == 3 and "not found" in result.stderr
+
+
+def test_tail_across_partitions(run4: Run, client: redis.Redis, settings4: StreamSettings) -> None:
+    """The newest entries over all partitions, merged by id, each naming its partition."""
+    ps = parts(settings4)
+    produce(client, settings4, 12)
+    client.xgroup_create(ps[1].stream, settings4.group, id="0")
+    newest = max(int(client.xinfo_stream(p.stream)["last-generated-id"].split(b"-")[0]) for p in ps)
+    bad = client.xadd(ps[3].stream, POISON, id=f"{newest + 1}-0").decode()  # after every other
+    every = sorted(
+        ((e.decode(), i) for i, p in enumerate(ps) for e, _ in client.xrange(p.stream)),
+        key=lambda pair: tuple(map(int, pair[0].split("-"))),
+    )
+    doc = as_json(run4("tail", "--count", "4", "--json"))
+    assert [(e["id"], e["partition"]) for e in doc["entries"]] == every[-4:]
+    assert doc["entries"][-1]["id"] == bad and "error" in doc["entries"][-1]
+
+    lines = run4("tail", "--count", "2").stdout.splitlines()
+    assert lines[1].startswith(f"3/{bad}  !poison (")
+    entry_id, partition = every[-2]
+    assert lines[0].startswith(f"{partition}/{entry_id}  quote  ")
+    [g] = client.xinfo_groups(ps[1].stream)
+    assert (g["consumers"], g["pending"]) == (0, 0)  # never joined the group
+
+    one = as_json(run4("tail", "--partition", "3", "--json"))
+    assert [e["id"] for e in one["entries"]] == remaining(client, ps[3].stream)[-10:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import Run, as_json, drain, produce
+from tests.cli.conftest import P, Run, as_json, drain, keys_in, parts, produce, send
 from tests.helpers import read_and_ack, remaining
 
 
@@ -63,3 +63,42 @@ def test_trim_refuses_without_groups_unless_forced(
 def test_trim_usage_and_missing_stream(run: Run, client: redis.Redis) -> None:
     assert run("trim").exit_code == 1
     assert run("trim", "--acked").exit_code == 3
+
+
+def test_trim_across_partitions(run4: Run, client: redis.Redis, settings4: StreamSettings) -> None:
+    """Each partition keeps what its own groups still need; a missing one is a row of zeros."""
+    ps = parts(settings4)
+    send(client, settings4, keys_in(P, {0, 1, 2}, 30))  # nothing routed to partition 3
+    ids = {i: remaining(client, ps[i].stream) for i in range(3)}
+    read_and_ack(client, ps[0].stream, settings4.group, len(ids[0]), set())  # all acked
+    read_and_ack(client, ps[1].stream, settings4.group, 4, {2})  # needs from its 3rd entry
+    read_and_ack(client, ps[2].stream, settings4.group, 0, set())  # read nothing yet
+
+    dry = as_json(run4("trim", "--acked", "--dry-run", "--json"))
+    assert [p["removed"] for p in dry["partitions"]] == [len(ids[0]), 2, 0, 0]
+    assert dry["removed"] == len(ids[0]) + 2 and dry["length_before"] == 30
+    assert dry["partitions"][1]["threshold"] == ids[1][2]
+    assert dry["partitions"][3] == {
+        "partition": 3, "stream": ps[3].stream, "length_before": 0, "threshold": None,
+        "removed": 0,
+    }  # fmt: skip
+    assert {g["partition"] for g in dry["groups"]} == {0, 1, 2}
+    assert all(remaining(client, ps[i].stream) == ids[i] for i in range(3))
+
+    table = run4("trim", "--acked").stdout
+    assert table.splitlines()[0].split()[:2] == ["PARTITION", "GROUP"]
+    assert table.rstrip().endswith(f"removed {len(ids[0]) + 2} of 30 entries")
+    assert remaining(client, ps[0].stream) == []
+    assert remaining(client, ps[1].stream) == ids[1][2:]
+    assert remaining(client, ps[2].stream) == ids[2]
+
+    client.xgroup_destroy(ps[2].stream, settings4.group)  # partition 2: entries, no group
+    refused = run4("trim", "--acked")
+    assert refused.exit_code == 1 and f"stream {ps[2].stream!r} has no consumer group" in (
+        refused.stderr
+    )
+    assert remaining(client, ps[1].stream) == ids[1][2:]  # refused before trimming anything
+    one = as_json(run4("trim", "--acked", "--partition", "1", "--json"))
+    assert [p["partition"] for p in one["partitions"]] == [1] and one["removed"] == 0
+    forced = as_json(run4("trim", "--acked", "--force", "--partition", "2", "--json"))
+    assert forced["removed"] == len(ids[2]) and client.xlen(ps[2].stream) == 0
