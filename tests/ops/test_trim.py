@@ -10,7 +10,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from streamlib import StreamSettings
-from streamlib.ops import trim as retention
+from streamlib.ops import trim
 from streamlib.streamids import StreamId
 from tests.helpers import read_and_ack, remaining
 
@@ -62,7 +62,7 @@ def test_trim_never_removes_a_needed_entry(
     needed = {ids[i] for g in pending for i in pending[g] | set(range(next_index[g], n))}
     first_needed = min(min([next_index[g], *pending[g]]) for g in pending)
 
-    result = retention.trim_acked(client, StreamSettings(stream=stream))
+    result = trim.trim_acked(client, StreamSettings(stream=stream))
 
     left = set(remaining(client, stream))
     assert needed <= left, f"removed needed entries: {sorted(needed - left)}"
@@ -71,10 +71,10 @@ def test_trim_never_removes_a_needed_entry(
 
 
 def test_threshold_is_the_minimum_over_groups() -> None:
-    a = retention.GroupNeed("a", StreamId(5, 2), None)
-    b = retention.GroupNeed("b", StreamId(9, 0), StreamId(3, 1))
+    a = trim.GroupNeed("a", StreamId(5, 2), None)
+    b = trim.GroupNeed("b", StreamId(9, 0), StreamId(3, 1))
     assert a.needs_from == StreamId(5, 3)
     assert b.needs_from == StreamId(3, 1)
-    assert retention.trim_threshold([a, b]) == StreamId(3, 1)
-    assert retention.trim_threshold([]) is None
+    assert trim.trim_threshold([a, b]) == StreamId(3, 1)
+    assert trim.trim_threshold([]) is None
     assert StreamId(7, 2**64 - 1).successor() == StreamId(8, 0)
