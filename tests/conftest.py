@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import NoReturn
 import pytest
 import redis
 
-from streamlib import StreamSettings
+from streamlib import GroupConsumer, StreamSettings
 from streamlib.connection import client_from_url
 from streamlib.errors import ConfigError, RedisUnavailable
 from streamlib.testing import LocalRedis
@@ -111,6 +112,23 @@ def small_fs() -> Iterator[Callable[[int], Path]]:
                 _unavailable(str(exc))
 
         yield make
+
+
+@pytest.fixture
+def in_thread() -> Iterator[Callable[[GroupConsumer], threading.Thread]]:
+    """Run consumers in threads (``in_thread(consumer)``); stopped and joined after."""
+    started: list[tuple[GroupConsumer, threading.Thread]] = []
+
+    def start(consumer: GroupConsumer) -> threading.Thread:
+        thread = threading.Thread(target=consumer.run, daemon=True)
+        thread.start()
+        started.append((consumer, thread))
+        return thread
+
+    yield start
+    for consumer, thread in started:
+        consumer.stop()
+        thread.join(timeout=30)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 import redis
@@ -67,23 +67,6 @@ class Weather:
         self.up.set()
 
 
-@pytest.fixture
-def running() -> Iterator[Callable[[GroupConsumer], threading.Thread]]:
-    """Run consumers in threads; stopped and joined after the test."""
-    started: list[tuple[GroupConsumer, threading.Thread]] = []
-
-    def start(consumer: GroupConsumer) -> threading.Thread:
-        thread = threading.Thread(target=consumer.run, daemon=True)
-        thread.start()
-        started.append((consumer, thread))
-        return thread
-
-    yield start
-    for consumer, thread in started:
-        consumer.stop()
-        thread.join(timeout=30)
-
-
 def outage_for(consumer: GroupConsumer, seconds: float) -> bool:
     status = consumer.outages.status()
     return status is not None and status.seconds >= seconds
@@ -92,7 +75,7 @@ def outage_for(consumer: GroupConsumer, seconds: float) -> bool:
 def test_an_outage_holds_the_batch_without_counting_deliveries_or_reading_on(
     client: redis.Redis,
     settings: StreamSettings,
-    running: Callable[[GroupConsumer], threading.Thread],
+    in_thread: Callable[[GroupConsumer], threading.Thread],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="streamlib")
@@ -101,9 +84,9 @@ def test_an_outage_holds_the_batch_without_counting_deliveries_or_reading_on(
     sink = Weather()
     consumer = GroupConsumer(client, ours, sink)
     other = GroupConsumer(client, ours.replace(consumer="other"), sink)  # would reclaim
-    running(consumer)
+    in_thread(consumer)
     wait_for(lambda: outage_for(consumer, 0), timeout=30, what="the outage to be noticed")
-    running(other)
+    in_thread(other)
     # Far longer than max_deliveries x min-idle: without the hold, the batch
     # would be reclaimed and counted, again and again, into the dead letters.
     limit = ours.max_deliveries * ours.min_idle_ms / 1000
