@@ -13,8 +13,9 @@ from .connection import ConnectionOptions, client_from_url, connect, mask_url
 from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
 from .deadletter import DeadLetter, parse_dead_letter
 from .errors import ConfigError, DecodeError, RedisUnavailable, StreamlibError
-from .partitions import PartitionedConsumer, PartitionedProducer, partition_of, partition_stream
-from .producer import ProducerUnavailable, StreamProducer
+from .partitions import partition_of, partition_stream
+from .producer import PartitionedProducer, ProducerUnavailable, StreamProducer
+from .replica import PartitionedConsumer
 from .settings import StreamSettings
 from .signals import install_stop_handlers
 

@@ -79,8 +79,8 @@ class StreamSettings:
                 raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
             if self.dead_letter_stream != self.stream + constants.DEAD_LETTER_SUFFIX:
                 raise ConfigError(
-                    "a custom dead-letter stream is not yet supported with partitions > 1 "
-                    "(each partition has its own, <partition>:dead)"
+                    "a dead-letter stream can't be named with partitions > 1: each partition "
+                    "keeps its own beside it, in its hash slot (<partition>:dead)"
                 )
 
     @property
