@@ -22,8 +22,9 @@ from typing import Any
 
 import redis
 
-from streamlib import StreamProducer
+from streamlib import PartitionedProducer, StreamSettings
 from streamlib.admin import group as group_info
+from streamlib.partitions import all_partition_settings
 from tests.helpers import quote, wait_for
 
 #: The console script next to this interpreter (installed by ``pip install -e``).
@@ -148,9 +149,12 @@ class Replicas:
         return "\n".join(f"--- {r.log_path.name}\n{r.log()[-2000:]}" for r in self.replicas)
 
 
-def fill(client: redis.Redis, stream: str, n: int, *, start: int = 0) -> list[str]:
-    """XADD ``n`` distinct quote envelopes; their ids."""
-    return StreamProducer(client, stream).send_many(quote(i) for i in range(start, start + n))
+def fill(
+    client: redis.Redis, stream: str, n: int, *, start: int = 0, partitions: int = 1
+) -> list[str]:
+    """XADD ``n`` distinct quote envelopes over ``partitions``; their ids."""
+    producer = PartitionedProducer(client, stream, partitions)
+    return producer.send_many(quote(i) for i in range(start, start + n))
 
 
 def consumers_joined(client: redis.Redis, stream: str, group: str) -> int:
@@ -159,6 +163,23 @@ def consumers_joined(client: redis.Redis, stream: str, group: str) -> int:
         return len(client.xinfo_consumers(stream, group))
     except redis.ResponseError:
         return 0
+
+
+def group_totals(client: redis.Redis, settings: StreamSettings) -> tuple[int, int, int | None]:
+    """Entries read, pending and lag of ``settings.group`` summed over every partition.
+
+    ``(0, 0, None)`` while some partition has no group yet; lag ``None`` when
+    some partition can't tell.
+    """
+    read = pending = lag = 0
+    for p in all_partition_settings(settings):
+        info = group_info(client, p.stream, p.group)
+        if info is None:
+            return 0, 0, None
+        read += info.entries_read or 0
+        pending += info.pending
+        lag = None if lag is None or info.lag is None else lag + info.lag
+    return read, pending, lag
 
 
 def drained(client: redis.Redis, stream: str, group: str, total: int) -> bool:
