@@ -1,4 +1,5 @@
-"""Run ``quotes-consumer`` replicas as real subprocesses, and read their results.
+"""Run ``quotes-consumer`` replicas as real subprocesses, and read their results
+(logs, stores, groups, ``/metrics`` and ``/healthz``).
 
 Made for reuse by end-to-end tests (spider -> stream -> N consumers)::
 
@@ -10,12 +11,15 @@ Made for reuse by end-to-end tests (spider -> stream -> N consumers)::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -226,3 +230,45 @@ def sqlite_count(path: Path, table: str = "quotes") -> int:
         if "no such table" in str(exc):
             return 0
         raise
+
+
+# -- a replica's /metrics and /healthz -------------------------------------------------
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def samples(base: str, group: str, streams: list[str]) -> dict[str, float]:
+    """name -> value of every sample of ``group`` on ``streams``, summed over the streams.
+
+    A name that some of the streams lack is left out: every partition must
+    have its series.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _, text = get(base + "/metrics")
+    out: dict[str, float] = {}
+    seen: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.labels.get("group") != group or s.labels.get("stream") not in streams:
+                continue
+            if "le" in s.labels:
+                continue
+            key = s.name + (f"{{kind={s.labels['kind']}}}" if "kind" in s.labels else "")
+            out[key] = out.get(key, 0.0) + s.value
+            seen.setdefault(key, set()).add(s.labels["stream"])
+    return {k: v for k, v in out.items() if seen[k] == set(streams)}
+
+
+def stalled(base: str) -> list[str] | None:
+    """The stalled partitions ``/healthz`` names; ``None`` while it answers 200."""
+    status, body = get(base + "/healthz")
+    return json.loads(body)["stalled_partitions"] if status == 503 else None

@@ -4,54 +4,22 @@ partitions."""
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 
 from streamlib import Envelope, PartitionedProducer, partition_stream
 from streamlib.testing import free_port
-from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_rows
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
-
-
-def samples(base: str, group: str, streams: list[str]) -> dict[str, float]:
-    """name -> value of every sample of ``group`` on ``streams``, summed over the streams.
-
-    A name that some of the streams lack is left out: every partition must
-    have its series.
-    """
-    _, text = get(base + "/metrics")
-    out: dict[str, float] = {}
-    seen: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.labels.get("group") != group or s.labels.get("stream") not in streams:
-                continue
-            if "le" in s.labels:
-                continue
-            key = s.name + (f"{{kind={s.labels['kind']}}}" if "kind" in s.labels else "")
-            out[key] = out.get(key, 0.0) + s.value
-            seen.setdefault(key, set()).add(s.labels["stream"])
-    return {k: v for k, v in out.items() if seen[k] == set(streams)}
-
-
-def stalled(base: str) -> list[str] | None:
-    """The stalled partitions ``/healthz`` names; ``None`` while it answers 200."""
-    status, body = get(base + "/healthz")
-    return json.loads(body)["stalled_partitions"] if status == 503 else None
+from tests.consumer.replicas import (
+    Replica,
+    consumer_command,
+    fill,
+    get,
+    samples,
+    sqlite_rows,
+    stalled,
+)
 
 
 @pytest.mark.timeout(300)
