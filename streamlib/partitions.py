@@ -4,7 +4,7 @@ A stream is ``P`` partitions. ``P = 1`` is the plain stream with today's
 names; ``P > 1`` spreads the stream over Redis Cluster's slots::
 
     P = 1                 quotes        its dead letters  quotes:dead (or DEAD_LETTER_STREAM)
-    P > 1, partition i    {quotes:i}    its dead letters  {quotes:i}:dead
+    P > 1, partition i    {quotes:i}    its dead letters  {quotes:i}:dead (partition_dead_letters)
 
 The braces are a Redis Cluster hash tag: only ``S:i`` is hashed, so a
 partition and its dead letters always share a slot (the MULTI/EXEC that moves
@@ -34,9 +34,23 @@ def partition_stream(stream: str, index: int, partitions: int) -> str:
     return stream if partitions == 1 else f"{{{stream}:{index}}}"
 
 
-def partition_dead_letters(stream: str, index: int, partitions: int) -> str:
-    """The dead-letter stream of partition ``index``: same hash tag, ``:dead`` after it."""
-    return partition_stream(stream, index, partitions) + DEAD_LETTER_SUFFIX
+def partition_dead_letters(
+    stream: str, index: int, partitions: int, dead_letter_stream: str | None = None
+) -> str:
+    """The dead-letter stream of partition ``index``, in the partition's hash slot.
+
+    With ``P = 1`` it is ``dead_letter_stream`` (default ``<stream>:dead``). With
+    ``P > 1`` each partition has its own, named after the partition: what the
+    configured name adds to the stream's name (``:dead`` by default, ``-failed``
+    for ``quotes-failed``) follows the partition's name, and a name that does not
+    start with the stream's is appended after a colon (``{quotes:3}:dlq`` for ``dlq``).
+    """
+    name = dead_letter_stream or stream + DEAD_LETTER_SUFFIX
+    if partitions == 1:
+        _check_index(index, 1)
+        return name
+    suffix = name[len(stream) :] if name.startswith(stream) else ":" + name
+    return partition_stream(stream, index, partitions) + suffix
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -54,7 +68,9 @@ def partition_settings(settings: StreamSettings, index: int) -> StreamSettings:
         return settings
     return settings.replace(
         stream=partition_stream(settings.stream, index, p),
-        dead_letter_stream=partition_dead_letters(settings.stream, index, p),
+        dead_letter_stream=partition_dead_letters(
+            settings.stream, index, p, settings.dead_letter_stream
+        ),
         partitions=1,
     )
 

@@ -37,8 +37,9 @@ PROGRESS_READ = re.compile(r"progress: read=(\d+) ")
         (["--sink", "mysql://db/x"], "unknown sink 'mysql'"),
         (["--sink", "host=db password=pw"], "not a sink URL"),
         (["--max-deliveries", "0"], "max_deliveries must be >= 1"),
-        (["--health-timeout", "0"], "--health-timeout must be > 0"),
-        (["--metrics-port", "70000"], "--metrics-port must be 0..65535"),
+        (["--log-level", "LOUD"], "log_level must be one of DEBUG, INFO, WARNING, ERROR"),
+        (["--health-timeout", "0"], "health_timeout must be > 0"),
+        (["--metrics-port", "70000"], "metrics_port must be 0..65535"),
     ],
 )
 def test_bad_config_exits_1_with_a_clear_message(
