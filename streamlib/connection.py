@@ -307,17 +307,21 @@ class _LazyCluster(RedisCluster):
         if self._qs_ready or self._qs_starter == threading.get_ident():
             return
         with self._qs_lock:
-            if self._qs_ready:
-                return
-            self._qs_starter = threading.get_ident()
-            try:
-                RedisCluster.__init__(self, url=self._qs_url, **self._qs_settings)
-            except RedisClusterException as exc:
-                # e.g. "Redis Cluster cannot be connected": weather, like a refused connection.
-                raise redis.ConnectionError(str(exc)) from exc
-            finally:
-                self._qs_starter = None
-            self._qs_ready = True
+            self._qs_start()
+
+    def _qs_start(self) -> None:
+        """Under the lock: run redis-py's constructor, unless a thread before us did."""
+        if self._qs_ready:
+            return
+        self._qs_starter = threading.get_ident()
+        try:
+            RedisCluster.__init__(self, url=self._qs_url, **self._qs_settings)
+        except RedisClusterException as exc:
+            # e.g. "Redis Cluster cannot be connected": weather, like a refused connection.
+            raise redis.ConnectionError(str(exc)) from exc
+        finally:
+            self._qs_starter = None
+        self._qs_ready = True
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes not set yet: before the first use, start it.
