@@ -110,42 +110,45 @@ def streamlib_consumer(ctx: Context) -> list[CaseResult]:
                 params={"processes": n, "handler": "null"},
             )
         )
-    runs = drain_runs(
-        ctx,
-        streamlib_worker,
-        processes=1,
-        count=p.messages,
-        repeats=p.repeats,
-        label="streamlib x1 gc.freeze",
-        args=("null", True),
+    # Variants of the one-process row, not counted against the targets.
+    variants = (
+        (
+            streamlib_worker,
+            ("null", True),
+            "streamlib x1 gc.freeze",
+            "streamlib GroupConsumer (null handler), 1 process, gc.freeze() after start-up",
+            "streamlib-gc-freeze",
+            {"gc_freeze": True},
+            "what a service main could add; not counted against the targets",
+        ),
+        (
+            replica_worker,
+            ("null",),
+            "streamlib replica x1",
+            "streamlib PartitionedConsumer, 1 partition (null handler), 1 process",
+            "streamlib-replica",
+            {"partitions": 1},
+            "the replica class quotes-consumer runs, around the same loop",
+        ),
     )
-    out.append(
-        measure(
-            runs,
-            name="streamlib GroupConsumer (null handler), 1 process, gc.freeze() after start-up",
-            case="streamlib-gc-freeze",
-            kind="consumer-variant",
-            params={"processes": 1, "handler": "null", "gc_freeze": True},
-            note="what a service main could add; not counted against the targets",
+    for worker, args, label, name, key, params, note in variants:
+        runs = drain_runs(
+            ctx,
+            worker,
+            processes=1,
+            count=p.messages,
+            repeats=p.repeats,
+            label=label,
+            args=args,
         )
-    )
-    runs = drain_runs(
-        ctx,
-        replica_worker,
-        processes=1,
-        count=p.messages,
-        repeats=p.repeats,
-        label="streamlib replica x1",
-        args=("null",),
-    )
-    out.append(
-        measure(
-            runs,
-            name="streamlib PartitionedConsumer, 1 partition (null handler), 1 process",
-            case="streamlib-replica",
-            kind="consumer-variant",
-            params={"processes": 1, "handler": "null", "partitions": 1},
-            note="the replica class quotes-consumer runs, around the same loop",
+        out.append(
+            measure(
+                runs,
+                name=name,
+                case=key,
+                kind="consumer-variant",
+                params={"processes": 1, "handler": "null", **params},
+                note=note,
+            )
         )
-    )
     return out
