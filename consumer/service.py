@@ -35,6 +35,7 @@ from streamlib import (
     mask_url,
 )
 from streamlib.connection import ping_until
+from streamlib.partitions import all_partition_settings
 from streamlib.settings import setting
 
 from .handler import QuoteHandler
@@ -146,7 +147,7 @@ def _run(
         settings.block_ms,
         settings.min_idle_ms,
         settings.max_deliveries,
-        settings.dead_letters if settings.partitions == 1 else "<partition>:dead",
+        _first_to_last([p.dead_letters for p in all_partition_settings(settings)]),
     )
     metrics = _make_metrics(settings, options)
     sink = _open_sink(options.sink, shutdown)
@@ -179,6 +180,11 @@ def _run(
         client.close()
     log.info("quotes-consumer %s done: %s", settings.consumer, format_stats(stats))
     return stats
+
+
+def _first_to_last(names: list[str]) -> str:
+    """``a`` for one name, ``a .. z`` for several (partitions in a log line)."""
+    return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
 
 
 def _make_metrics(settings: StreamSettings, options: ServiceOptions) -> ConsumerMetrics | None:

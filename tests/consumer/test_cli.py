@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from consumer.__main__ import main
 from streamlib import StreamSettings
+from streamlib.partitions import partition_dead_letters
 from streamlib.testing import LocalRedis, free_port
 from tests.consumer.replicas import (
     Replica,
@@ -113,6 +114,8 @@ def test_python_m_consumer_burst_drains_and_masks_passwords(
         f"sink=sqlite:///{tmp_path / 'q.db'}",
     ):
         assert part in start
+    dead = [partition_dead_letters(settings.stream, i, partitions) for i in (0, partitions - 1)]
+    assert f"dead_letters={' .. '.join(dict.fromkeys(dead))}" in proc.stderr
     assert "done: read=120 handled=120 acked=120" in proc.stderr
     assert sqlite_rows(tmp_path / "q.db", "SELECT count(*) FROM quotes") == [(120,)]
     assert group_totals(client, settings.replace(partitions=partitions)) == (120, 0, 0)
