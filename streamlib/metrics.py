@@ -54,9 +54,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from . import admin
-from .admin import GroupInfo
 from .consumer import BatchResult, Handler, Message
+from .groupinfo import GroupInfo, group
 from .partitions import all_partition_settings
 from .replica import PartitionedConsumer
 from .settings import StreamSettings
@@ -169,7 +168,7 @@ class ConsumerMetrics:
         failed: list[str] = []
         for stream in self.streams:
             try:
-                self.group_info[stream] = admin.group(client, stream, self.settings.group)
+                self.group_info[stream] = group(client, stream, self.settings.group)
             except redis.RedisError as exc:
                 failed.append(f"{stream}: {exc}")
                 self.group_info[stream] = None

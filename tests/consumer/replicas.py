@@ -27,7 +27,8 @@ from typing import Any
 import redis
 
 from streamlib import PartitionedProducer, StreamSettings
-from streamlib.admin import group as group_info
+from streamlib.groupinfo import GroupInfo, combined
+from streamlib.groupinfo import group as group_info
 from streamlib.partitions import all_partition_settings
 from tests.helpers import quote, wait_for
 
@@ -169,21 +170,11 @@ def consumers_joined(client: redis.Redis, stream: str, group: str) -> int:
         return 0
 
 
-def group_totals(client: redis.Redis, settings: StreamSettings) -> tuple[int, int, int | None]:
-    """Entries read, pending and lag of ``settings.group`` summed over every partition.
-
-    ``(0, 0, None)`` while some partition has no group yet; lag ``None`` when
-    some partition can't tell.
-    """
-    read = pending = lag = 0
-    for p in all_partition_settings(settings):
-        info = group_info(client, p.stream, p.group)
-        if info is None:
-            return 0, 0, None
-        read += info.entries_read or 0
-        pending += info.pending
-        lag = None if lag is None or info.lag is None else lag + info.lag
-    return read, pending, lag
+def group_totals(client: redis.Redis, settings: StreamSettings) -> GroupInfo | None:
+    """``settings.group`` over every partition (``groupinfo.combined``); ``None`` while
+    some partition has no group yet."""
+    parts = [group_info(client, p.stream, p.group) for p in all_partition_settings(settings)]
+    return None if None in parts else combined([p for p in parts if p is not None])
 
 
 def drained(client: redis.Redis, stream: str, group: str, total: int) -> bool:
