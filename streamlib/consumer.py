@@ -258,12 +258,12 @@ class GroupConsumer:
                         self._stream,
                     )
                 elif redis_weather(exc):
-                    self._wait_out(exc)
+                    self.wait_out(exc)
                 else:
                     raise  # WRONGTYPE, NOPERM, ...: misconfiguration, not weather
                 need_setup = True
             except REDIS_DOWN as exc:
-                self._wait_out(exc)
+                self.wait_out(exc)
                 need_setup = True  # our unacked batch, if any, is pending with us
             else:
                 self._backoff.reset()
@@ -558,11 +558,15 @@ class GroupConsumer:
         if ack:
             self.stats.acked += self.client.xack(self._stream, self._group, *ack)
 
-    def _wait_out(self, exc: Exception) -> None:
-        """Back off after Redis failed us (capped, jittered, interrupted by stop)."""
+    def wait_out(self, exc: BaseException) -> None:
+        """Back off after Redis failed us: a Redis outage (capped, jittered, interrupted by stop).
+
+        Counted in ``outages`` (ended by the loop's next success); raises
+        ``OutageError`` once the outage has lasted ``max_outage`` seconds.
+        """
         self.stats.redis_errors += 1
         with contextlib.suppress(_Interrupted):  # the loop sees the stop
-            self._hold("redis", str(exc), 0, exc)
+            self._hold("redis", f"{type(exc).__name__}: {exc}", 0, exc)
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
