@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,11 +21,10 @@ from typing import Any
 import psycopg
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 
 from streamlib import StreamProducer, client_from_url
 from streamlib.testing import LocalRedis, free_port
-from tests.consumer.replicas import Replica, consumer_command, drained, fill
+from tests.consumer.replicas import Replica, consumer_command, drained, fill, get, samples
 from tests.helpers import quote, wait_for
 from tests.support.postgres import LocalPostgres
 
@@ -49,27 +46,15 @@ ARGS = (
 )  # fmt: skip
 
 
-def get(url: str) -> tuple[int, dict[str, Any]]:
-    """Status and JSON body of a GET (0 and {} while nothing listens)."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-    except OSError:
-        return 0, {}
+def healthz(base: str) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of a replica's ``/healthz`` (0 and {} while nothing listens)."""
+    status, text = get(base + "/healthz")
+    return status, json.loads(text) if text else {}
 
 
 def metric(base: str, name: str) -> float:
-    """The sum of a metric's samples on a replica's ``/metrics``."""
-    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
-        text = resp.read().decode()
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name
-    )
+    """A metric of a replica (summed over labels other than the stream's)."""
+    return samples(base, GROUP, [STREAM])[name]
 
 
 class Fleet:
@@ -101,7 +86,7 @@ class Fleet:
             self.replicas.append(Replica(command, log_dir / f"{prefix}{i}.log", None))
 
     def healthz(self) -> list[tuple[int, dict[str, Any]]]:
-        return [get(base + "/healthz") for base in self.bases]
+        return [healthz(base) for base in self.bases]
 
     def expect_health(self, status: int, what: str, timeout: float = 60) -> None:
         self.expect(lambda: all(s == status for s, _ in self.healthz()), what, timeout)
