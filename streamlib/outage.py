@@ -90,22 +90,21 @@ class Outages:
             seconds = now - self._started
         if changed:
             log.warning(
-                "%s down (%s); consumer %s holds %d entries and retries with backoff, "
-                "counting no delivery",
+                "%s down (%s); consumer %s %s, retrying with backoff, counting no delivery",
                 component,
                 reason,
                 self.consumer,
-                held,
+                _holding(held),
             )
         elif now - self._reminded >= self.reminder:
             self._reminded = now
             log.warning(
-                "%s still down after %.0fs (%s); consumer %s holds %d entries",
+                "%s still down after %.0fs (%s); consumer %s %s",
                 component,
                 seconds,
                 reason,
                 self.consumer,
-                held,
+                _holding(held),
             )
         return seconds
 
@@ -141,3 +140,7 @@ class Outages:
             if self.current == component:
                 total += self._clock() - self._started
             return total
+
+
+def _holding(held: int) -> str:
+    return f"holds its batch of {held}" if held else "holds no batch"
