@@ -70,7 +70,8 @@ class ServiceOptions:
     health_timeout: float = setting(
         60.0,
         env="HEALTH_TIMEOUT",
-        help="/healthz fails after this many seconds without a successful read.",
+        help="/healthz fails after this many seconds without a successful read "
+        "(at once during an outage).",
     )
     progress_interval: float = setting(
         30.0, env="PROGRESS_INTERVAL", help="Seconds between progress lines (0: none)."
