@@ -118,13 +118,13 @@ class Setup:
         return [ports[node.port] for node in self.cluster.nodes]
 
 
-def _stream_name(ctx: Context, setup: Setup) -> str:
-    """A new stream name whose partitions spread evenly over the masters."""
+def _stream_name(ctx: Context, setup: Setup) -> tuple[str, list[int]]:
+    """A new stream name whose partitions spread evenly over the masters, and the spread."""
     for _ in range(200):
         stream = ctx.name("scale-out")
         spread = setup.spread(stream)
         if max(spread) - min(spread) <= 1:
-            return stream
+            return stream, spread
     raise RuntimeError(f"no stream name spreads {setup.partitions} partitions evenly")
 
 
@@ -184,8 +184,7 @@ def _measure(ctx: Context, setup: Setup) -> list[CaseResult]:
     consumers: list[Run] = []
     spread: list[int] = []
     for i in range(p.slow_repeats):
-        stream = _stream_name(ctx, setup)
-        spread = setup.spread(stream)
+        stream, spread = _stream_name(ctx, setup)
         made, drained = _once(ctx, setup, stream, p.cluster_messages)
         log.info(
             "  scale-out %s run %d/%d: producer %.0f msgs/s, %d consumers %.0f msgs/s",
@@ -224,6 +223,7 @@ def _measure(ctx: Context, setup: Setup) -> list[CaseResult]:
 
 
 def _without_aof(cluster: LocalCluster) -> None:
+    """Switch AOF off on every node: the single node persists nothing either."""
     for node in cluster.nodes:
         client = redis.Redis(port=node.port)
         try:
