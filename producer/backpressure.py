@@ -1,12 +1,13 @@
 """Backpressure: pause the crawl while a consumer group lags too far behind.
 
 Every ``interval`` seconds the group's lag (entries added to the stream that
-the group has not read yet, from XINFO GROUPS) is read in a worker thread.
+the group has not read yet, from XINFO GROUPS, summed over the stream's
+partitions) is read in a worker thread.
 At or above ``high`` the crawl engine is paused (no new requests; items in
 hand are still delivered); at or below ``low`` it resumes. A slow consumer
 fleet so bounds the stream's unread length, and Redis memory, without ever
-trimming unread entries. Unknown lag (no such group yet, or Redis can't tell)
-leaves the engine as it is, with a log line.
+trimming unread entries. Unknown lag (no such group yet on some partition,
+or Redis can't tell) leaves the engine as it is, with a log line.
 """
 
 from __future__ import annotations
@@ -19,8 +20,20 @@ from collections.abc import Callable
 import redis
 
 from streamlib import admin
+from streamlib.partitions import partition_stream
 
 log = logging.getLogger(__name__)
+
+
+def group_lag(client: redis.Redis, stream: str, group: str, partitions: int) -> int | None:
+    """The group's lag summed over the ``partitions`` of ``stream``; ``None`` if any can't tell."""
+    total = 0
+    for index in range(partitions):
+        info = admin.group(client, partition_stream(stream, index, partitions), group)
+        if info is None or info.lag is None:
+            return None
+        total += info.lag
+    return total
 
 
 class Backpressure:
@@ -32,6 +45,7 @@ class Backpressure:
         stream: str,
         group: str,
         *,
+        partitions: int = 1,
         high: int,
         low: int,
         interval: float,
@@ -41,12 +55,15 @@ class Backpressure:
         self.client = client
         self.stream = stream
         self.group = group
+        self.partitions = partitions
         self.high = high
         self.low = low
         self.interval = interval
         self._pause = pause
         self._resume = resume
         self.paused = False
+        #: The last lag read (``None``: not read yet, or unknown).
+        self.lag: int | None = None
         #: Times the crawl was paused.
         self.pauses = 0
         self._task: asyncio.Task[None] | None = None
@@ -69,6 +86,7 @@ class Backpressure:
 
     def observe(self, lag: int | None) -> None:
         """Pause or resume for one lag reading."""
+        self.lag = lag
         if lag is None:
             if not self._warned_unknown:
                 log.warning(
@@ -102,11 +120,11 @@ class Backpressure:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                info = await loop.run_in_executor(
-                    None, admin.group, self.client, self.stream, self.group
+                lag = await loop.run_in_executor(
+                    None, group_lag, self.client, self.stream, self.group, self.partitions
                 )
             except redis.RedisError as exc:
                 log.warning("Backpressure: could not read the lag (%s); retrying", exc)
             else:
-                self.observe(None if info is None else info.lag)
+                self.observe(lag)
             await asyncio.sleep(self.interval)

@@ -34,6 +34,12 @@ class StreamConfig:
     #: Items accepted and not yet in Redis before ``process_item`` waits for
     #: room; 0: ``max(10000, 2 x batch_size)``.
     max_pending: int = 0
+    #: Item class (dotted path or name) -> record type, over ``envelopes.DEFAULT_ITEM_TYPES``.
+    item_types: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Record type -> the fields of its key, over ``envelopes.DEFAULT_KEY_FIELDS``.
+    key_fields: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    #: Seconds between two progress lines; 0: none.
+    progress_interval: float = 10.0
 
     def __post_init__(self) -> None:
         validate_url(self.redis_url)
@@ -52,8 +58,6 @@ class StreamConfig:
             raise ConfigError(
                 f"STREAM_PARTITIONS must be between 1 and {MAX_PARTITIONS}, got {self.partitions}"
             )
-        if self.partitions > 1 and self.backpressure_group is not None:
-            raise ConfigError("backpressure is not yet supported with STREAM_PARTITIONS > 1")
         if self.partitions > 1 and ("{" in self.stream or "}" in self.stream):
             raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
         if self.backpressure_group is not None:
@@ -93,6 +97,16 @@ class StreamConfig:
                 _number(settings, "STREAM_MAX_PENDING", int)
                 if settings.get("STREAM_MAX_PENDING") not in (None, "")
                 else 0
+            ),
+            item_types={str(k): str(v) for k, v in settings.getdict("STREAM_ITEM_TYPES").items()},
+            key_fields={
+                str(k): tuple(v.split(",") if isinstance(v, str) else v)
+                for k, v in settings.getdict("STREAM_KEY_FIELDS").items()
+            },
+            progress_interval=(
+                _number(settings, "STREAM_PROGRESS_INTERVAL", float)
+                if settings.get("STREAM_PROGRESS_INTERVAL") not in (None, "")
+                else 10.0
             ),
             partitions=(
                 _number(settings, "STREAM_PARTITIONS", int)
