@@ -17,7 +17,7 @@ from typing import cast
 import redis
 
 from streamlib import ConnectionOptions, StreamSettings, admin
-from streamlib.connection import ENV_VARS as CONNECTION_ENV
+from streamlib.settings import setting_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,8 +93,8 @@ class Pipeline:
         s = self.settings
         env = dict(os.environ)
         if s.connection == ConnectionOptions():  # e.g. the embedded server: no credentials
-            for name in CONNECTION_ENV.values():
-                env.pop(name, None)
+            for row in setting_fields(ConnectionOptions):
+                env.pop(row.env, None)
         env.update(REDIS_URL=s.redis_url, STREAM=s.stream, GROUP=s.group)
         env.setdefault("SCRAPY_SETTINGS_MODULE", "producer.settings")
         env.update(extra)

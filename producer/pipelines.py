@@ -42,6 +42,7 @@ from producer.progress import ProgressLog, Snapshot, rate
 from producer.suffixlist import use_bundled_suffix_list
 from streamlib import PartitionedProducer, client_from_url, mask_url
 from streamlib.connection import ConnectionOptions
+from streamlib.settings import load
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class StreamPipeline:
     async def open_spider(self) -> None:
         config = self.config
         # REDIS_USERNAME / REDIS_PASSWORD(_FILE) / REDIS_TLS_* as everywhere else.
-        client = client_from_url(config.redis_url, ConnectionOptions.from_env())
+        client = client_from_url(config.redis_url, load(ConnectionOptions))
         # Each item to partition crc32(key) mod P; P = 1 is the plain stream.
         producer = PartitionedProducer(
             client,

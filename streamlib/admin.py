@@ -14,25 +14,13 @@ from typing import Any, cast
 
 import redis
 
-from .errors import StreamlibError
+from .errors import GroupNotFound, StreamNotFound
 from .streamids import StreamId
 
 log = logging.getLogger(__name__)
 
 #: Entries per XPENDING / XRANGE page when scanning.
 PAGE = 1_000
-
-
-class NotFound(StreamlibError):
-    """The stream or group an operation needs does not exist."""
-
-
-class StreamNotFound(NotFound):
-    """The stream does not exist."""
-
-
-class GroupNotFound(NotFound):
-    """The consumer group does not exist on the stream."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,7 +31,7 @@ from .clibase import (
 from .codec import decode
 from .connection import mask_url
 from .durations import format_ms
-from .errors import DecodeError
+from .errors import DecodeError, NoGroups
 from .streamids import StreamId
 
 
@@ -408,13 +408,13 @@ def trim(ctl: Ctl, acked: bool, dry_run: bool, force: bool) -> None:
     if ctl.across_partitions:
         try:
             cli_partitioned.trim(ctl, dry_run, force)
-        except retention.NoGroups as exc:
+        except NoGroups as exc:
             raise CommandError(str(exc)) from None
         return
     s = ctl.settings
     try:
         result = retention.trim_acked(ctl.client, s.stream, dry_run=dry_run, force=force)
-    except retention.NoGroups as exc:
+    except NoGroups as exc:
         raise CommandError(str(exc)) from None
 
     def render() -> str:

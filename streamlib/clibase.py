@@ -12,17 +12,17 @@ import dataclasses
 import functools
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import redis
 
-from . import admin, clifmt, constants
-from .connection import ConnectionOptions, mask_secrets
+from . import clifmt
+from .connection import mask_secrets
 from .durations import parse_duration_ms
-from .errors import ConfigError, RedisUnavailable, StreamlibError
+from .errors import ConfigError, NotFound, RedisUnavailable, StreamlibError
 from .partitions import partition_settings
-from .settings import StreamSettings
+from .settings import StreamSettings, setting_fields
 from .streamids import StreamId
 
 EXIT_OK = 0
@@ -63,7 +63,7 @@ def _scrub(message: str) -> str:
 
 def _translate(exc: Exception) -> CommandError:
     """The ``CommandError`` (message and exit code) for a failure inside a command."""
-    if isinstance(exc, admin.NotFound):
+    if isinstance(exc, NotFound):
         return NotFoundError(str(exc))
     if isinstance(exc, RedisUnavailable):
         return UnavailableError(str(exc))
@@ -156,6 +156,44 @@ class Ctl:
         click.echo(clifmt.dumps(document) if self.as_json else render())
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The click type of each kind of setting.
+_CLICK_TYPES: dict[type, click.ParamType[Any, Any]] = {
+    int: click.INT,
+    float: click.FLOAT,
+    str: click.STRING,
+}
+
+
+def settings_options(cls: type, *names: str) -> Callable[[F], F]:
+    """Click options for the named ``setting()`` fields of a settings class.
+
+    Flag, type, help and the default shown in it come from the field table
+    (``streamlib.settings``). Every option defaults to ``None`` ("not given"),
+    so that ``load()`` / ``from_env()`` can apply the environment and then the
+    class's default: the environment is read there, not by click.
+    """
+    rows = {row.name: row for row in setting_fields(cls)}
+    unknown = set(names) - set(rows)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
+
+    def decorate(func: F) -> F:
+        for name in reversed(names):
+            row = rows[name]
+            func = click.option(
+                row.flag,
+                name,
+                type=_CLICK_TYPES[row.kind],
+                default=None,
+                help=f"{row.help}  [default: {row.default_text}; env {row.env}]",
+            )(func)
+        return func
+
+    return decorate
+
+
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --redis-url/--stream/--group/--dead-letter-stream/--timeout/--json; pass a ``Ctl``.
 
@@ -174,19 +212,19 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 mine, theirs = ctx.get_parameter_source(name), parent.get_parameter_source(name)
                 if mine is default and theirs is not default:
                     common[name] = parent.params[name]
-        ctx.meta["streamctl.url"] = common["redis_url"]
+        if common["redis_url"] is not None:
+            ctx.meta["streamctl.url"] = common["redis_url"]
         try:
+            # Flags, then the environment (REDIS_URL, REDIS_PASSWORD_FILE & co.), then defaults.
             settings = StreamSettings.from_env(
-                {},
                 redis_url=common["redis_url"],
                 stream=common["stream"],
                 group=common["group"],
                 dead_letter_stream=common["dead_letter_stream"] or None,
                 partitions=common["partitions"],
                 consumer="streamctl",
-                # REDIS_USERNAME / REDIS_PASSWORD(_FILE) / REDIS_TLS_*, as everywhere.
-                connection=ConnectionOptions.from_env(),
             )
+            ctx.meta["streamctl.url"] = settings.redis_url
             if common["partition"] is not None:
                 # One partition: every command works on it as on a plain stream.
                 settings = partition_settings(settings, common["partition"])
@@ -204,40 +242,8 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             ctl.close()
 
     options = [
-        click.option(
-            "--redis-url",
-            envvar="REDIS_URL",
-            default=constants.DEFAULT_REDIS_URL,
-            show_default=True,
-            help="Redis URL (redis://, rediss://, unix://, redis+cluster://); env REDIS_URL.",
-        ),
-        click.option(
-            "--stream",
-            envvar="STREAM",
-            default=constants.DEFAULT_STREAM,
-            show_default=True,
-            help="Stream name; env STREAM.",
-        ),
-        click.option(
-            "--group",
-            envvar="GROUP",
-            default=constants.DEFAULT_GROUP,
-            show_default=True,
-            help="Consumer group; env GROUP.",
-        ),
-        click.option(
-            "--dead-letter-stream",
-            envvar="DEAD_LETTER_STREAM",
-            default=None,
-            help="Dead-letter stream [default: <stream>:dead]; env DEAD_LETTER_STREAM.",
-        ),
-        click.option(
-            "--partitions",
-            envvar="PARTITIONS",
-            type=click.IntRange(min=1, max=constants.MAX_PARTITIONS),
-            default=1,
-            show_default=True,
-            help="Partitions of the stream (docs/cluster.md); env PARTITIONS.",
+        settings_options(
+            StreamSettings, "redis_url", "stream", "group", "dead_letter_stream", "partitions"
         ),
         click.option(
             "--partition",

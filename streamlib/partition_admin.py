@@ -15,6 +15,7 @@ import redis
 
 from . import admin, deadletter_ops, retention
 from .deadletter import DeadLetter
+from .errors import GroupNotFound, NoGroups
 from .partitions import all_partition_settings
 from .settings import StreamSettings
 from .streamids import StreamId
@@ -131,7 +132,7 @@ def partitioned_pending(client: redis.Redis, settings: StreamSettings) -> list[P
             summary = admin.pending_summary(client, p.stream, p.group)
         rows.append(PartitionPending(index, p.stream, summary))
     if all(r.summary is None for r in rows):
-        raise admin.GroupNotFound(
+        raise GroupNotFound(
             f"group {settings.group!r} not found on any of the {settings.partitions} "
             f"partitions of {settings.stream!r}"
         )
@@ -194,7 +195,7 @@ def partitioned_trim(
     if not force:
         for index, p in parts:
             if _exists(client, p.stream) and not admin.groups(client, p.stream):
-                raise retention.NoGroups(
+                raise NoGroups(
                     f"partition {index} ({p.stream!r}) has no consumer group: nothing says "
                     "which entries were consumed; refusing to trim (force to remove every entry)"
                 )

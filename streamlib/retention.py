@@ -31,16 +31,12 @@ from typing import cast
 import redis
 
 from .admin import groups, require_stream
-from .errors import StreamlibError
+from .errors import NoGroups
 from .streamids import StreamId
 
 log = logging.getLogger(__name__)
 
 _COUNT_PAGE = 10_000
-
-
-class NoGroups(StreamlibError):
-    """Trim refused: the stream has no group, so nothing says what was consumed."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings, acl, connect
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from tests.helpers import quote, wait_for
 
 PASSWORD = "role-Secret-7"

@@ -30,7 +30,7 @@ import yaml
 
 from producer.sample_site import SiteServer, generate_site
 from streamlib.admin import group as group_info
-from streamlib.server import LocalRedis, free_port
+from streamlib.testing import LocalRedis, free_port
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

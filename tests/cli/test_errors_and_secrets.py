@@ -13,7 +13,7 @@ from streamlib.cli import cli
 from streamlib.connection import client_from_url
 from streamlib.durations import parse_duration_ms
 from streamlib.errors import ConfigError
-from streamlib.server import LocalRedis, free_port
+from streamlib.testing import LocalRedis, free_port
 from tests.cli.conftest import POISON, Run, as_json, produce
 
 SECRET = "s3cret-Pa55"
