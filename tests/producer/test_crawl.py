@@ -131,6 +131,6 @@ def test_a_bad_setting_stops_the_crawl_at_start_with_its_name(site: SiteServer) 
         site.url, "STREAM_BATCH_SIZE=ten", STREAM_REDIS_URL="redis://u:pa55word@127.0.0.1:1/0"
     )
     assert crawl.returncode == 1
-    assert "STREAM_BATCH_SIZE='ten' is not a number" in crawl.output
+    assert "STREAM_BATCH_SIZE='ten' is not a whole number" in crawl.output
     assert "pa55word" not in crawl.output
     assert not site.hits
