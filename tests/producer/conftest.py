@@ -126,9 +126,10 @@ def backpressure_crawl(
             proc.wait()
 
 
-def catch_up(client: redis.Redis, stream: str, proc: subprocess.Popen[bytes]) -> bool:
-    """Group ``slow`` reads everything there is; whether the crawl has ended."""
-    client.xreadgroup("slow", "c1", {stream: ">"}, count=1000)
+def catch_up(client: redis.Redis, streams: list[str], proc: subprocess.Popen[bytes]) -> bool:
+    """Group ``slow`` reads everything there is in ``streams``; whether the crawl has ended."""
+    for stream in streams:
+        client.xreadgroup("slow", "c1", {stream: ">"}, count=1000)
     return proc.poll() is not None
 
 
