@@ -97,14 +97,14 @@ class StreamConfig:
         env="STREAM_ITEM_TYPES",
         help="Item class (dotted path or name) -> record type, as a dict or JSON.",
         default_factory=dict,
-        default_text="QuoteItem: quote, AuthorItem: author; others: class name",
+        default_text="QuoteItem -> quote, AuthorItem -> author",
     )
     #: Record type -> the fields of its key; JSON text and "a,b" lists are parsed.
     key_fields: Mapping[str, tuple[str, ...]] = setting(
         env="STREAM_KEY_FIELDS",
         help="Record type -> the fields its key is made of, as a dict or JSON.",
         default_factory=dict,
-        default_text="quote: text, author; author: name; others: the whole item",
+        default_text="quote: text, author; author: name",
     )
 
     def __post_init__(self) -> None:
