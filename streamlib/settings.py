@@ -133,7 +133,7 @@ def _scalar(hint: Any) -> type:
 
 
 def parse_value(row: SettingField, raw: str, source: str | None = None) -> Any:
-    """``raw`` (text from a variable or a flag) as the row's type; ``ConfigError`` names ``source``."""
+    """``raw`` (text of a variable or flag) as the row's type; ``ConfigError`` names ``source``."""
     if row.kind is str:
         return raw
     try:
