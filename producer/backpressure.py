@@ -13,12 +13,12 @@ or Redis can't tell) leaves the engine as it is, with a log line.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 import redis
 
+from producer.periodic import Periodic
 from streamlib import admin
 from streamlib.partitions import partition_stream
 
@@ -66,20 +66,16 @@ class Backpressure:
         self.lag: int | None = None
         #: Times the crawl was paused.
         self.pauses = 0
-        self._task: asyncio.Task[None] | None = None
+        self._polling = Periodic(self._check, interval, at_once=True)
         self._warned_unknown = False
 
     def start(self) -> None:
         """Start polling (from a coroutine on the reactor's loop)."""
-        self._task = asyncio.ensure_future(self._run())
+        self._polling.start()
 
     async def stop(self) -> None:
         """Stop polling, and resume the crawl if it was paused."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._polling.stop()
         if self.paused:
             self.paused = False
             self._resume()
@@ -116,15 +112,14 @@ class Backpressure:
             )
             self._resume()
 
-    async def _run(self) -> None:
+    async def _check(self) -> None:
+        """One lag reading, in a worker thread."""
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                lag = await loop.run_in_executor(
-                    None, group_lag, self.client, self.stream, self.group, self.partitions
-                )
-            except redis.RedisError as exc:
-                log.warning("Backpressure: could not read the lag (%s); retrying", exc)
-            else:
-                self.observe(lag)
-            await asyncio.sleep(self.interval)
+        try:
+            lag = await loop.run_in_executor(
+                None, group_lag, self.client, self.stream, self.group, self.partitions
+            )
+        except redis.RedisError as exc:
+            log.warning("Backpressure: could not read the lag (%s); retrying", exc)
+        else:
+            self.observe(lag)

@@ -10,12 +10,12 @@ minute.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Callable
+
+from producer.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -63,24 +63,20 @@ class ProgressLog:
         self.interval = interval
         #: When the crawl started (the first snapshot).
         self.first: Snapshot | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._last: Snapshot | None = None
+        self._ticks = Periodic(self._log, interval, at_once=False)
 
     def start(self) -> None:
         """Take the first snapshot and start the timer (from a coroutine on the loop)."""
-        self.first = self._snapshot()
+        self.first = self._last = self._snapshot()
         if self.interval > 0:
-            self._task = asyncio.ensure_future(self._run(self.first))
+            self._ticks.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._ticks.stop()
 
-    async def _run(self, before: Snapshot) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            now = self._snapshot()
-            log.info("%s", progress_line(now, before))
-            before = now
+    async def _log(self) -> None:
+        now = self._snapshot()
+        assert self._last is not None
+        log.info("%s", progress_line(now, self._last))
+        self._last = now

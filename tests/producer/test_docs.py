@@ -11,6 +11,7 @@ from producer import outcome
 from producer.config import StreamConfig
 from producer.variants import VARIANTS
 from streamlib.settings import SettingField, setting_fields
+from tests.test_docs_settings import same_default
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "producer.md"
 ROW = re.compile(
@@ -26,13 +27,6 @@ def documented() -> dict[str, tuple[str, str]]:
         if match:
             rows[match["name"]] = (match["fallback"], match["default"].strip().strip("`"))
     return rows
-
-
-def same_default(shown: str, row: SettingField) -> bool:
-    try:
-        return float(shown) == float(row.default_text)
-    except ValueError:
-        return shown == row.default_text
 
 
 @pytest.mark.parametrize("row", setting_fields(StreamConfig), ids=lambda row: row.env)
