@@ -19,7 +19,7 @@ from collections.abc import Callable
 import redis
 
 from producer.periodic import Periodic
-from streamlib import admin
+from streamlib import groupinfo
 from streamlib.partitions import partition_stream
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,12 @@ log = logging.getLogger(__name__)
 
 def group_lag(client: redis.Redis, stream: str, group: str, partitions: int) -> int | None:
     """The group's lag summed over the ``partitions`` of ``stream``; ``None`` if any can't tell."""
-    total = 0
-    for index in range(partitions):
-        info = admin.group(client, partition_stream(stream, index, partitions), group)
-        if info is None or info.lag is None:
-            return None
-        total += info.lag
-    return total
+    parts = [
+        groupinfo.group(client, partition_stream(stream, index, partitions), group)
+        for index in range(partitions)
+    ]
+    known = [p for p in parts if p is not None]
+    return groupinfo.combined(known).lag if len(known) == len(parts) else None
 
 
 class Backpressure:
