@@ -27,14 +27,6 @@ from streamlib.metrics import ConsumerMetrics, MetricsServer
 from tests.helpers import wait_for
 
 
-def status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def series(text: str) -> dict[tuple[str, str, str], float]:
     """(sample name, stream, kind) -> value of every sample without a ``le`` label."""
     out = {}
