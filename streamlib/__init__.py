@@ -6,7 +6,6 @@ README.md for the envelope and the delivery semantics.
 
 from __future__ import annotations
 
-from .admin import GroupInfo
 from .backoff import Backoff
 from .codec import Envelope, decode, encode, fingerprint
 from .connection import ConnectionOptions, client_from_url, connect, mask_url
@@ -23,8 +22,10 @@ from .errors import (
     StreamlibError,
     StreamNotFound,
 )
-from .partitions import PartitionedConsumer, PartitionedProducer, partition_of, partition_stream
-from .producer import StreamProducer
+from .groupinfo import GroupInfo
+from .partitions import partition_of, partition_stream
+from .producer import PartitionedProducer, StreamProducer
+from .replica import PartitionedConsumer
 from .settings import StreamSettings
 from .signals import install_stop_handlers
 
