@@ -12,7 +12,7 @@ help:
 	@echo "make test     install into $(VENV) and run the test suite"
 	@echo "make lint     ruff (lint + format check) and mypy on streamlib"
 	@echo "make bench    every benchmark case, full size (see BENCHMARKS.md; about 13 min)"
-	@echo "make bench-quick  the same cases, small and fewer repeats (about 2 min)"
+	@echo "make bench-quick  the same cases, small and fewer repeats (under 2 min)"
 
 # A virtual environment with the project and its test extras, rebuilt when
 # pyproject.toml changes.
