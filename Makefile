@@ -11,7 +11,7 @@ help:
 	@echo "              OFFLINE=1: crawl the bundled sample site instead of the real one"
 	@echo "make test     install into $(VENV) and run the test suite"
 	@echo "make lint     ruff (lint + format check) and mypy on streamlib"
-	@echo "make bench    every benchmark case, full size (see BENCHMARKS.md; 8-12 min)"
+	@echo "make bench    every benchmark case, full size (see BENCHMARKS.md; about 13 min)"
 	@echo "make bench-quick  the same cases, small and fewer repeats (under 2 min)"
 
 # A virtual environment with the project and its test extras, rebuilt when

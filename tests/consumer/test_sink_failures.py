@@ -131,7 +131,7 @@ def test_sqlite_refusing_a_record_is_a_record_error(
 
 def make_sqlite_table(db: Path, old: str, new: str) -> None:
     """The sink's ``quotes`` table made beforehand, with ``old`` replaced by ``new``."""
-    statement = " ".join(create_tables("TEXT", "TEXT")[0].split()) + "\n"
+    statement = " ".join(create_tables("TEXT", "TEXT", "TEXT")[0].split()) + "\n"
     statement = statement.replace(" )\n", "\n)").replace(", ", ",\n")
     assert old in statement, statement
     conn = sqlite3.connect(db)
