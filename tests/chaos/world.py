@@ -57,6 +57,9 @@ STATS = re.compile(r"(?:progress|done): (read=.*?)(?: rate=|$)", re.MULTILINE)
 #: The fault kinds, and how many of each a schedule holds (kills scale with size).
 ONCE = ("stop_consumer", "restart_redis", "redis_outage", "kill_producer")
 POISON_ENTRIES = 3
+#: Faults that need the producer still running: killing it, and a sink outage
+#: (which must meet quotes arriving). They fall in the schedule's first half.
+EARLY = ("kill_producer", "postgres_outage")
 MAX_DELIVERIES = 5  # quotes-consumer's default
 #: A sink outage lasts longer than this: without the hold, every batch in hand
 #: would be reclaimed and counted into the dead letters meanwhile.
@@ -160,18 +163,20 @@ class Fault:
 
 
 def schedule(rng: random.Random, kills: int, extra: Sequence[str] = ()) -> list[Fault]:
-    """A shuffled fault list; the producer kill falls in the first half (it still runs).
+    """A shuffled fault list; the ``EARLY`` faults fall in the first half (the producer runs).
 
     ``extra``: the sink's own faults, once each (none for SQLite, whose
     schedules are those of a seed before the sink faults existed).
     """
     kinds = ["kill_consumer"] * kills + list(ONCE) + list(extra) + ["poison"] * POISON_ENTRIES
     rng.shuffle(kinds)
-    at = kinds.index("kill_producer")
     half = len(kinds) // 2
-    if at >= half:
-        swap = rng.randrange(half)
-        kinds[at], kinds[swap] = kinds[swap], kinds[at]
+    for kind in EARLY:
+        at = kinds.index(kind) if kind in kinds else -1
+        if at >= half:
+            free = [i for i in range(half) if kinds[i] not in EARLY]
+            swap = free[rng.randrange(len(free))]
+            kinds[at], kinds[swap] = kinds[swap], kinds[at]
     faults = []
     for kind in kinds:
         duration = 0.0
