@@ -5,8 +5,9 @@ Each role gets only the commands its code sends, and only on the stream's keys:
 - ``producer``: XADD to the stream; XINFO GROUPS for backpressure. It can't
   read entries, acknowledge, or touch any other key.
 - ``consumer``: the group loop (XGROUP CREATE, XREADGROUP, XACK, XAUTOCLAIM,
-  XPENDING, XINFO GROUPS for metrics) on the stream, MULTI/EXEC, and XADD only
-  on the dead-letter stream (a Redis 7 selector), never on the main stream.
+  XPENDING, XINFO GROUPS for metrics, XGROUP DELCONSUMER to leave the group on
+  a clean stop) on the stream, MULTI/EXEC, and XADD only on the dead-letter
+  stream (a Redis 7 selector), never on the main stream.
 - ``operator``: what every ``streamctl`` command sends. On the stream: the
   inspection commands (TYPE, XINFO, XLEN, XRANGE/XREVRANGE/XREAD, XPENDING,
   MEMORY USAGE, TIME), group management (XGROUP CREATE/DESTROY/SETID/
@@ -41,6 +42,7 @@ _ROLE_COMMANDS: dict[str, Sequence[str]] = {
         "+xautoclaim",
         "+xpending",
         "+xinfo|groups",
+        "+xgroup|delconsumer",
         "+multi",
         "+exec",
         "+discard",
