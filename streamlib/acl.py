@@ -18,12 +18,15 @@ Each role gets only the commands its code sends, and only on the stream's keys:
   (XREADGROUP), acknowledge, delete keys, or touch any other key.
 
 ``rules()`` returns the tokens for ``ACL SETUSER <user> on >PASSWORD <tokens>``;
-``setuser_line()`` renders them for a config file or ``redis-cli``.
+``setuser_line()`` renders them for ``redis-cli``; ``acl_file()`` writes a whole
+file for ``redis-server --aclfile`` (passwords as SHA-256 hashes, the default
+user off).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 
 from .errors import ConfigError
 
@@ -104,3 +107,27 @@ def setuser_line(user: str, role: str, stream: str, dead_letter_stream: str) -> 
     return " ".join(
         ["ACL SETUSER", user, "reset", "on", ">PASSWORD", *rules(role, stream, dead_letter_stream)]
     )
+
+
+#: The rule of a user that may only PING (a container healthcheck): no key, no other command.
+PING_ONLY: tuple[str, ...] = ("resetkeys", "resetchannels", "-@all", "+ping")
+
+
+def acl_file(users: Mapping[str, tuple[str, Sequence[str]]]) -> str:
+    """The text of an ACL file for ``redis-server --aclfile``.
+
+    ``users`` maps each user name to its password and its rule (e.g.
+    ``rules(role, ...)``). Passwords are written as SHA-256 hashes (``#<hex>``),
+    never in clear. The default user is switched off: every client logs in as
+    one of ``users``.
+    """
+    lines = []
+    for name, (password, tokens) in users.items():
+        if not name or any(c.isspace() for c in name) or name == "default":
+            raise ConfigError(f"invalid ACL user name {name!r}")
+        if not password:
+            raise ConfigError(f"ACL user {name!r} needs a password")
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        lines.append(" ".join(["user", name, "reset", "on", f"#{digest}", *tokens]))
+    lines.append("user default reset")  # off, no password, no command, no key
+    return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, cast
 
 import click
 
-from . import admin, cli_partitioned, clifmt, deadletter_ops, retention
+from . import admin, cli_acl, cli_partitioned, clifmt, deadletter_ops, retention
 from .clibase import (
     DURATION,
     ENTRY_ID,
@@ -582,3 +582,6 @@ def group_setid(ctl: Ctl, start_id: str, entries_read: int | None, yes: bool) ->
         {"stream": s.stream, "before": before, "after": after},
         lambda: f"moved group {s.group}: {before.last_delivered_id} -> {after.last_delivered_id}",
     )
+
+
+cli.add_command(cli_acl.acl_group)
