@@ -281,10 +281,12 @@ class Hit:
 class SiteServer:
     """A threaded ``http.server`` for ``directory`` on 127.0.0.1, port chosen by the OS.
 
-    ``hits`` lists every request answered, in order (thread-safe to read).
+    ``host`` and ``port`` choose otherwise (the compose file's ``site`` service
+    listens on 0.0.0.0:8000). ``hits`` lists every request answered, in order
+    (thread-safe to read).
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.hits: list[Hit] = []
         lock = threading.Lock()
         hits = self.hits
@@ -301,7 +303,7 @@ class SiteServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # no access log on stderr
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = http.server.ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="quotesite", daemon=True
@@ -310,8 +312,9 @@ class SiteServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>/``."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/"
+        """``http://127.0.0.1:<port>/`` (the host given, if another)."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/"
 
     def paths(self, status: int | None = 200) -> set[str]:
         """Paths answered so far (with ``status``, or any status for ``None``)."""
@@ -336,16 +339,19 @@ def serve_site(directory: str | Path) -> tuple[str, Callable[[], None]]:
     return server.url, server.stop
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m producer.sample_site DIR
+# Manual use, and the compose file's site service:
+#   python -m producer.sample_site [DIR [PAGES [HOST:PORT]]]   (default: 127.0.0.1, a free port)
+if __name__ == "__main__":  # pragma: no cover
     import sys
     import time
 
     site_dir = sys.argv[1] if len(sys.argv) > 1 else "quotesite"
     exp = generate_site(site_dir, pages=int(sys.argv[2]) if len(sys.argv) > 2 else 3)
-    site_url, stop_site = serve_site(site_dir)
-    print(f"{len(exp.quotes)} quotes, {len(exp.authors)} authors at {site_url} (Ctrl-C stops)")
+    bind_host, _, bind_port = (sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1:0").rpartition(":")
+    site = SiteServer(site_dir, host=bind_host, port=int(bind_port))
+    print(f"{len(exp.quotes)} quotes, {len(exp.authors)} authors at {site.url} (Ctrl-C stops)")
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        stop_site()
+        site.stop()

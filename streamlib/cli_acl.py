@@ -48,8 +48,8 @@ def acl_group() -> None:
 @click.option(
     "--healthcheck-password-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Also a user {HEALTHCHECK_USER!r} that may only PING, with a new random "
-    "password written to this file (mode 600).",
+    help=f"Also a user {HEALTHCHECK_USER!r} that may only PING, with the password in "
+    "this file; a new random one (mode 600) if the file does not exist yet.",
 )
 def acl_file(
     path: Path, stream: str, dead_letter_stream: str | None, healthcheck_password_file: Path | None
@@ -67,8 +67,12 @@ def acl_file(
         role: (os.environ[env], acl.rules(role, stream, dead)) for role, env in PASSWORD_ENV.items()
     }
     if healthcheck_password_file is not None:
-        password = secrets.token_urlsafe(32)
-        _write(healthcheck_password_file, password + "\n", 0o600)
+        # Kept across renders: a running server and its healthcheck keep agreeing.
+        if healthcheck_password_file.exists():
+            password = healthcheck_password_file.read_text().strip()
+        else:
+            password = secrets.token_urlsafe(32)
+            _write(healthcheck_password_file, password + "\n", 0o600)
         users[HEALTHCHECK_USER] = (password, acl.PING_ONLY)
     # Readable by the Redis server's own user: it holds hashes only.
     _write(path, acl.acl_file(users), 0o644)

@@ -120,6 +120,10 @@ def test_acl_file_from_streamctl_loads_in_redis_with_the_default_user_off(
     text = users.read_text()
     assert not any(p in text for p in passwords.values())  # hashes only
     assert oct(ping.stat().st_mode & 0o777) == "0o600"
+    again = CliRunner().invoke(
+        cli, ["acl", "file", str(users), "--healthcheck-password-file", str(ping)]
+    )
+    assert again.exit_code == 0 and users.read_text() == text  # the same healthcheck password
 
     server = redis_factory(extra_args=["--aclfile", str(users)])
     url = f"redis://127.0.0.1:{server.port}/0"
