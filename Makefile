@@ -10,7 +10,9 @@ help:
 	@echo "make demo     run the whole pipeline locally (crawl -> stream -> 4 consumers)"
 	@echo "              OFFLINE=1: crawl the bundled sample site instead of the real one"
 	@echo "make test     install into $(VENV) and run the test suite"
+	@echo "make compose-test  docker-compose.yml on a Docker engine, scaled to 4, with faults"
 	@echo "make lint     ruff (lint + format check) and mypy on streamlib"
+	@echo "make lock     regenerate requirements/*.lock (exact versions with hashes)"
 	@echo "make bench    every benchmark case, full size (see BENCHMARKS.md; 8-12 min)"
 	@echo "make bench-quick  the same cases, small and fewer repeats (under 2 min)"
 
@@ -54,6 +56,12 @@ bench-quick: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# docker-compose.yml on a Docker engine (the one at DOCKER_HOST, or a dockerd
+# started and stopped here, as root), with stand-in base images built locally.
+# Needs Debian's docker.io, docker-compose and mmdebstrap. Prints as it goes.
+compose-test: $(STAMP)
+	$(BIN)/python -m pytest tests/compose -m compose -x -v -s $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

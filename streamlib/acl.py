@@ -112,6 +112,13 @@ def setuser_line(user: str, role: str, stream: str, dead_letter_stream: str) -> 
 #: The rule of a user that may only PING (a container healthcheck): no key, no other command.
 PING_ONLY: tuple[str, ...] = ("resetkeys", "resetchannels", "-@all", "+ping")
 
+#: The default user of an ACL file: off, so no client can log in as it. It keeps
+#: every right for Redis's own sake: Redis 7 replays the AOF as the default user
+#: and re-checks that user's rights at each EXEC, so without them every
+#: transaction in the AOF (a group's reads, the dead letters) would be dropped,
+#: silently, when the server restarts.
+DEFAULT_USER_LINE = "user default reset off ~* &* +@all"
+
 
 def acl_file(users: Mapping[str, tuple[str, Sequence[str]]]) -> str:
     """The text of an ACL file for ``redis-server --aclfile``.
@@ -119,7 +126,7 @@ def acl_file(users: Mapping[str, tuple[str, Sequence[str]]]) -> str:
     ``users`` maps each user name to its password and its rule (e.g.
     ``rules(role, ...)``). Passwords are written as SHA-256 hashes (``#<hex>``),
     never in clear. The default user is switched off: every client logs in as
-    one of ``users``.
+    one of ``users`` (see ``DEFAULT_USER_LINE``).
     """
     lines = []
     for name, (password, tokens) in users.items():
@@ -129,5 +136,5 @@ def acl_file(users: Mapping[str, tuple[str, Sequence[str]]]) -> str:
             raise ConfigError(f"ACL user {name!r} needs a password")
         digest = hashlib.sha256(password.encode()).hexdigest()
         lines.append(" ".join(["user", name, "reset", "on", f"#{digest}", *tokens]))
-    lines.append("user default reset")  # off, no password, no command, no key
+    lines.append(DEFAULT_USER_LINE)
     return "\n".join(lines) + "\n"

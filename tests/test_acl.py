@@ -9,7 +9,15 @@ import pytest
 import redis
 from click.testing import CliRunner
 
-from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings, acl, connect
+from streamlib import (
+    BatchResult,
+    GroupConsumer,
+    Message,
+    StreamProducer,
+    StreamSettings,
+    acl,
+    connect,
+)
 from streamlib.cli import cli
 from streamlib.server import LocalRedis
 from tests.helpers import quote, wait_for
@@ -157,3 +165,44 @@ def test_acl_file_needs_every_roles_password(
     assert not (tmp_path / "users.acl").exists()
     with pytest.raises(ValueError, match="needs a password"):
         acl.acl_file({"producer": ("", acl.rules("producer", "quotes", "quotes:dead"))})
+
+
+def test_a_restart_from_the_aof_keeps_the_group_under_the_acl_file(
+    redis_factory: Callable[..., LocalRedis], tmp_path: Path
+) -> None:
+    """The group's reads and dead letters are transactions in the AOF: none is lost."""
+    users = tmp_path / "users.acl"
+    rules = {role: acl.rules(role, "quotes", "quotes:dead") for role in acl.ROLES}
+    users.write_text(acl.acl_file({role: (PASSWORD, r) for role, r in rules.items()}))
+    server = redis_factory(persistent=True, extra_args=["--aclfile", str(users)])
+    url = f"redis://{{}}:{PASSWORD}@127.0.0.1:{server.port}/0"
+    StreamProducer(connect(url.format("producer")), "quotes").send_many(
+        [quote(n) for n in range(10)]
+    )
+    consumer = connect(url.format("consumer"))
+    settings = StreamSettings(redis_url=server.url, stream="quotes", consumer="c1", batch_size=4)
+
+    def reject_one(batch: Sequence[Message]) -> BatchResult:
+        consumer_loop.stop()  # after the first batch of 4: 1 dead letter, 3 acknowledged
+        return BatchResult(rejected={batch[0].id: "refused"})
+
+    consumer_loop = GroupConsumer(consumer, settings, reject_one)
+    consumer_loop.run()
+    consumer.xreadgroup(settings.group, "holder", {"quotes": ">"}, count=2)  # 2 stay pending
+
+    def state() -> tuple[object, ...]:
+        operator = connect(url.format("operator"))
+        [group] = operator.xinfo_groups("quotes")
+        pending = [
+            (p["message_id"], p["consumer"], p["times_delivered"])
+            for p in operator.xpending_range("quotes", settings.group, "-", "+", 100)
+        ]
+        dead = operator.xlen("quotes:dead")
+        operator.close()
+        return group["last-delivered-id"], group["consumers"], pending, dead
+
+    before = state()
+    assert before[1:] != (0, [], 0)  # something to lose: read ids, a holder, a dead letter
+    server.stop()  # SIGTERM: a clean shutdown, the AOF is complete
+    server.start()
+    assert state() == before
