@@ -37,8 +37,10 @@ from streamlib import (  # noqa: E402
     client_from_url,
     fingerprint,
 )
-from streamlib.localcluster import LocalCluster  # noqa: E402
-from streamlib.server import LocalRedis  # noqa: E402
+from streamlib.testing import (  # noqa: E402
+    LocalCluster,
+    LocalRedis,
+)
 
 CONSUMER = str(Path(sys.executable).with_name("quotes-consumer"))
 

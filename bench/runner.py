@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from streamlib.connection import client_from_url
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 
 from . import machine, stats, workload
 from .profiles import Profile

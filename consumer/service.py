@@ -32,10 +32,11 @@ from streamlib import (
     mask_url,
 )
 from streamlib.connection import ping_until
+from streamlib.settings import setting
 
 from .handler import QuoteHandler
 from .progress import ProgressLogger, format_stats
-from .sinks import Sink, open_sink
+from .sinks import DEFAULT_SINK, Sink, open_sink
 from .sinks import describe as describe_sink
 
 if TYPE_CHECKING:
@@ -44,18 +45,48 @@ if TYPE_CHECKING:
 log = logging.getLogger("consumer")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclasses.dataclass(frozen=True)
 class ServiceOptions:
-    """What the service needs beyond ``StreamSettings``."""
+    """What the service needs beyond ``StreamSettings`` (``load(ServiceOptions)`` reads them)."""
 
-    sink: str
+    sink: str = setting(
+        DEFAULT_SINK, env="SINK", help="sqlite:///PATH, postgresql://USER@HOST/DB or jsonl:PATH."
+    )
+    metrics_port: int | None = setting(
+        None,
+        env="METRICS_PORT",
+        help="Serve /metrics and /healthz on this port.",
+        default_text="off",
+    )
+    metrics_host: str = setting("0.0.0.0", env="METRICS_HOST", help="Address of the metrics port.")
+    health_timeout: float = setting(
+        60.0,
+        env="HEALTH_TIMEOUT",
+        help="/healthz fails after this many seconds without a successful read.",
+    )
+    progress_interval: float = setting(
+        30.0, env="PROGRESS_INTERVAL", help="Seconds between progress lines (0: none)."
+    )
+    log_level: str = setting("INFO", env="LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
+    #: Exit once the stream is drained (``--burst``).
     burst: bool = False
-    metrics_port: int | None = None
-    metrics_host: str = "0.0.0.0"
-    health_timeout: float = 60.0
-    progress_interval: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.health_timeout <= 0:
+            raise ConfigError(f"health_timeout must be > 0, got {self.health_timeout:g}")
+        if self.progress_interval < 0:
+            raise ConfigError(f"progress_interval must be >= 0, got {self.progress_interval:g}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics_port must be 0..65535, got {self.metrics_port}")
+        level = self.log_level.upper()
+        if level not in LOG_LEVELS:
+            raise ConfigError(
+                f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
+        object.__setattr__(self, "log_level", level)
 
 
 class _Shutdown:

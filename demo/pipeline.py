@@ -16,8 +16,8 @@ from typing import cast
 
 import redis
 
-from streamlib import ConnectionOptions, StreamSettings, admin
-from streamlib.connection import ENV_VARS as CONNECTION_ENV
+from streamlib import ConnectionOptions, StreamSettings, groupinfo
+from streamlib.settings import setting_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,8 +93,8 @@ class Pipeline:
         s = self.settings
         env = dict(os.environ)
         if s.connection == ConnectionOptions():  # e.g. the embedded server: no credentials
-            for name in CONNECTION_ENV.values():
-                env.pop(name, None)
+            for row in setting_fields(ConnectionOptions):
+                env.pop(row.env, None)
         env.update(REDIS_URL=s.redis_url, STREAM=s.stream, GROUP=s.group)
         env.setdefault("SCRAPY_SETTINGS_MODULE", "producer.settings")
         env.update(extra)
@@ -186,7 +186,7 @@ class Pipeline:
             self._produced += 1
             kind = fields.get(b"type", b"").decode(errors="replace")
             self._keys.setdefault(kind, set()).add(fields.get(b"key", b"").decode(errors="replace"))
-        info = admin.group(client, s.stream, s.group)
+        info = groupinfo.group(client, s.stream, s.group)
         status = Status(
             produced=self._produced,
             distinct_keys=sum(len(keys) for keys in self._keys.values()),

@@ -24,7 +24,7 @@ import click
 import redis
 
 from streamlib import ConfigError, RedisUnavailable, StreamSettings, client_from_url, mask_url
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 
 from .pipeline import Pipeline, Status
 

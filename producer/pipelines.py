@@ -29,6 +29,7 @@ from producer.envelopes import to_envelope
 from producer.items import AuthorItem, QuoteItem
 from streamlib import PartitionedProducer, StreamProducer, client_from_url, mask_url
 from streamlib.connection import ConnectionOptions
+from streamlib.settings import load
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class StreamPipeline:
     async def open_spider(self) -> None:
         config = self.config
         # REDIS_USERNAME / REDIS_PASSWORD(_FILE) / REDIS_TLS_* as everywhere else.
-        client = client_from_url(config.redis_url, ConnectionOptions.from_env())
+        client = client_from_url(config.redis_url, load(ConnectionOptions))
         producer: StreamProducer | PartitionedProducer
         if config.partitions > 1:  # each item to partition crc32(key) mod P
             producer = PartitionedProducer(

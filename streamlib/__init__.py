@@ -6,15 +6,25 @@ README.md for the envelope and the delivery semantics.
 
 from __future__ import annotations
 
-from .admin import GroupInfo
 from .backoff import Backoff
 from .codec import Envelope, decode, encode, fingerprint
 from .connection import ConnectionOptions, client_from_url, connect, mask_url
 from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
 from .deadletter import DeadLetter, parse_dead_letter
-from .errors import ConfigError, DecodeError, RedisUnavailable, StreamlibError
+from .errors import (
+    ConfigError,
+    DecodeError,
+    GroupNotFound,
+    NoGroups,
+    NotFound,
+    ProducerUnavailable,
+    RedisUnavailable,
+    StreamlibError,
+    StreamNotFound,
+)
+from .groupinfo import GroupInfo
 from .partitions import PartitionedConsumer, PartitionedProducer, partition_of, partition_stream
-from .producer import ProducerUnavailable, StreamProducer
+from .producer import StreamProducer
 from .settings import StreamSettings
 from .signals import install_stop_handlers
 
@@ -31,12 +41,16 @@ __all__ = [
     "Envelope",
     "GroupConsumer",
     "GroupInfo",
+    "GroupNotFound",
     "Handler",
     "Message",
+    "NoGroups",
+    "NotFound",
     "PartitionedConsumer",
     "PartitionedProducer",
     "ProducerUnavailable",
     "RedisUnavailable",
+    "StreamNotFound",
     "StreamProducer",
     "StreamSettings",
     "StreamlibError",

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
@@ -140,14 +139,11 @@ def mask_secrets(text: str, url: str) -> str:
     return text
 
 
-ENV_VARS: Mapping[str, str] = {
-    "username": "REDIS_USERNAME",
-    "password": "REDIS_PASSWORD",
-    "password_file": "REDIS_PASSWORD_FILE",
-    "tls_ca_file": "REDIS_TLS_CA_FILE",
-    "tls_cert_file": "REDIS_TLS_CERT_FILE",
-    "tls_key_file": "REDIS_TLS_KEY_FILE",
-}
+def _env(var: str, help: str) -> Any:
+    """A ``ConnectionOptions`` field that ``settings.load`` reads from ``var``."""
+    return dataclasses.field(
+        default=None, metadata={"env": var, "help": help, "default_text": None}
+    )
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -161,22 +157,12 @@ class ConnectionOptions:
     key. ``repr()`` masks the password.
     """
 
-    username: str | None = None
-    password: str | None = None
-    password_file: str | None = None
-    tls_ca_file: str | None = None
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
-
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: str | None
-    ) -> ConnectionOptions:
-        """Options from ``REDIS_USERNAME`` & co., then non-``None`` ``overrides``."""
-        env = os.environ if environ is None else environ
-        values = {name: env.get(var) or None for name, var in ENV_VARS.items()}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+    username: str | None = _env("REDIS_USERNAME", "ACL user name.")
+    password: str | None = _env("REDIS_PASSWORD", "Password (better: REDIS_PASSWORD_FILE).")
+    password_file: str | None = _env("REDIS_PASSWORD_FILE", "File holding the password.")
+    tls_ca_file: str | None = _env("REDIS_TLS_CA_FILE", "CA bundle for rediss://.")
+    tls_cert_file: str | None = _env("REDIS_TLS_CERT_FILE", "Client certificate for rediss://.")
+    tls_key_file: str | None = _env("REDIS_TLS_KEY_FILE", "Client key for rediss://.")
 
     def client_kwargs(self, url: str) -> dict[str, Any]:
         """redis-py keyword arguments for ``url``; ``ConfigError`` on conflicts."""

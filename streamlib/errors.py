@@ -4,12 +4,18 @@ Every exception streamlib raises on purpose derives from one root, so callers
 can catch the library's failures without catching everything::
 
     StreamlibError
-    ├── ConfigError        a setting or URL is invalid; raised once, at the edge
-    ├── RedisUnavailable   Redis could not be reached within the retry budget
-    └── DecodeError        a stream entry is not a valid envelope (a poison entry)
+    ├── ConfigError                a setting, flag, URL or argument is invalid
+    ├── DecodeError                a stream entry is not a valid envelope (poison)
+    ├── RedisUnavailable           Redis could not be reached within the retry budget
+    │   └── ProducerUnavailable    a producer gave up; says how many envelopes were not sent
+    ├── NotFound                   a stream, group or dead letter an operation needs is missing
+    │   ├── StreamNotFound         the stream does not exist
+    │   └── GroupNotFound          the consumer group does not exist on the stream
+    └── NoGroups                   trim refused: no group says what was consumed
 
-Errors from redis-py itself (``redis.exceptions.RedisError``) pass through
-unchanged where streamlib has nothing to add.
+``tests/test_errors.py`` holds this drawing and the classes together. Errors
+from redis-py itself (``redis.exceptions.RedisError``) pass through unchanged
+where streamlib has nothing to add.
 """
 
 from __future__ import annotations
@@ -20,11 +26,7 @@ class StreamlibError(Exception):
 
 
 class ConfigError(StreamlibError, ValueError):
-    """A setting, flag, environment variable or URL is invalid."""
-
-
-class RedisUnavailable(StreamlibError):
-    """Redis did not answer within the retry budget (connect or deadline)."""
+    """A setting, flag, environment variable, URL or argument is invalid."""
 
 
 class DecodeError(StreamlibError):
@@ -37,3 +39,35 @@ class DecodeError(StreamlibError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RedisUnavailable(StreamlibError):
+    """Redis did not answer within the retry budget (connect or deadline)."""
+
+
+class ProducerUnavailable(RedisUnavailable):
+    """Redis stayed unreachable past the producer's retry deadline.
+
+    ``undelivered`` counts the envelopes of the call that may not be in the
+    stream (the failed batch and every one after it).
+    """
+
+    def __init__(self, message: str, undelivered: int) -> None:
+        super().__init__(message)
+        self.undelivered = undelivered
+
+
+class NotFound(StreamlibError):
+    """The stream, group or dead letter an operation needs does not exist."""
+
+
+class StreamNotFound(NotFound):
+    """The stream does not exist."""
+
+
+class GroupNotFound(NotFound):
+    """The consumer group does not exist on the stream."""
+
+
+class NoGroups(StreamlibError):
+    """Trim refused: the stream has no group, so nothing says what was consumed."""

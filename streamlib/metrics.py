@@ -50,9 +50,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from . import admin
-from .admin import GroupInfo
 from .consumer import BatchResult, GroupConsumer, Handler, Message
+from .groupinfo import GroupInfo, group
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -140,7 +139,7 @@ class ConsumerMetrics:
     def refresh_group(self, client: redis.Redis) -> None:
         """Read the group's lag and pending count (``XINFO GROUPS``)."""
         try:
-            self.group_info = admin.group(client, self.settings.stream, self.settings.group)
+            self.group_info = group(client, self.settings.stream, self.settings.group)
         except redis.RedisError as exc:
             log.warning("could not read group info for metrics: %s", exc)
             self.group_info = None

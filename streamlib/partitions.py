@@ -4,7 +4,7 @@ One Redis stream lives on one node. With ``partitions = P > 1`` the stream
 ``S`` becomes ``P`` streams, each with its own dead-letter stream::
 
     partition i of S      {S:i}         e.g. {quotes:0} ... {quotes:5}
-    its dead letters      {S:i}:dead    e.g. {quotes:3}:dead
+    its dead letters      {S:i}:dead    e.g. {quotes:3}:dead (see partition_dead_letters)
 
 The braces are a Redis Cluster hash tag: only ``S:i`` is hashed, so a
 partition and its dead letters always share a slot (the MULTI/EXEC that moves
@@ -42,8 +42,8 @@ from .codec import Envelope
 from .connection import client_from_url
 from .constants import DEAD_LETTER_SUFFIX, DEFAULT_BATCH_SIZE
 from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
-from .errors import ConfigError
-from .producer import ProducerUnavailable, StreamProducer
+from .errors import ConfigError, ProducerUnavailable
+from .producer import StreamProducer
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,23 @@ def partition_stream(stream: str, index: int, partitions: int) -> str:
     return stream if partitions == 1 else f"{{{stream}:{index}}}"
 
 
-def partition_dead_letters(stream: str, index: int, partitions: int) -> str:
-    """The dead-letter stream of partition ``index``: same hash tag, ``:dead`` after it."""
-    return partition_stream(stream, index, partitions) + DEAD_LETTER_SUFFIX
+def partition_dead_letters(
+    stream: str, index: int, partitions: int, dead_letter_stream: str | None = None
+) -> str:
+    """The dead-letter stream of partition ``index``, in the partition's hash slot.
+
+    With ``P = 1`` it is ``dead_letter_stream`` (default ``<stream>:dead``). With
+    ``P > 1`` each partition has its own, named after the partition: what the
+    configured name adds to the stream's name (``:dead`` by default, ``-failed``
+    for ``quotes-failed``) follows the partition's name, and a name that does not
+    start with the stream's is appended after a colon (``{quotes:3}:dlq`` for ``dlq``).
+    """
+    name = dead_letter_stream or stream + DEAD_LETTER_SUFFIX
+    if partitions == 1:
+        _check_index(index, 1)
+        return name
+    suffix = name[len(stream) :] if name.startswith(stream) else ":" + name
+    return partition_stream(stream, index, partitions) + suffix
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -87,7 +101,9 @@ def partition_settings(settings: StreamSettings, index: int) -> StreamSettings:
         return settings
     return settings.replace(
         stream=partition_stream(settings.stream, index, p),
-        dead_letter_stream=partition_dead_letters(settings.stream, index, p),
+        dead_letter_stream=partition_dead_letters(
+            settings.stream, index, p, settings.dead_letter_stream
+        ),
         partitions=1,
     )
 

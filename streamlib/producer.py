@@ -17,25 +17,13 @@ from .backoff import Backoff
 from .codec import Envelope, encode
 from .connection import is_permanent_failure
 from .constants import DEFAULT_BATCH_SIZE
-from .errors import ConfigError, RedisUnavailable
+from .errors import ConfigError, ProducerUnavailable
 
 log = logging.getLogger(__name__)
 
 #: Resent until the deadline. The last two only happen on Redis Cluster (a
 #: master away or slots moving: CLUSTERDOWN, MASTERDOWN, TRYAGAIN).
 RETRYABLE = (redis.ConnectionError, redis.TimeoutError, ClusterDownError, TryAgainError)
-
-
-class ProducerUnavailable(RedisUnavailable):
-    """Redis stayed unreachable past the producer's retry deadline.
-
-    ``undelivered`` counts the envelopes of this call that may not be in the
-    stream (the failed batch and every one after it).
-    """
-
-    def __init__(self, message: str, undelivered: int) -> None:
-        super().__init__(message)
-        self.undelivered = undelivered
 
 
 class StreamProducer:

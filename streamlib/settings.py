@@ -1,7 +1,14 @@
-"""``StreamSettings``: where the stream lives and how a consumer reads it.
+"""Settings: the one place that reads the environment, and ``StreamSettings``.
 
-Built once at the edge (environment, CLI flags, Scrapy settings), validated
-there, and passed around as an immutable value. ``repr()`` masks the password.
+A settings class is a frozen dataclass whose fields are declared with
+``setting()``: the default (written once, in the field), the environment
+variable and the help text travel together in the field's metadata. From that
+one table come ``load()`` (environment, then explicit values such as CLI flags,
+then the defaults; every value validated once, by the class) and, in the CLI
+plumbing, the click options with their help texts. ``StreamSettings`` is where
+the stream lives and how a consumer reads it; ``ConnectionOptions`` (credentials
+and TLS files) and the consumer service's own options are declared the same way.
+``repr()`` masks the password.
 """
 
 from __future__ import annotations
@@ -9,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-from collections.abc import Callable, Mapping
-from typing import Any
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import redis
 
@@ -18,19 +27,106 @@ from . import constants
 from .connection import ConnectionOptions, connect, mask_url, validate_url
 from .errors import ConfigError
 
-#: Environment variable for each field, as in DESIGN.md.
-ENV_VARS: Mapping[str, str] = {
-    "redis_url": "REDIS_URL",
-    "stream": "STREAM",
-    "group": "GROUP",
-    "consumer": "CONSUMER",
-    "dead_letter_stream": "DEAD_LETTER_STREAM",
-    "batch_size": "BATCH_SIZE",
-    "block_ms": "BLOCK_MS",
-    "min_idle_ms": "MIN_IDLE_MS",
-    "max_deliveries": "MAX_DELIVERIES",
-    "partitions": "PARTITIONS",
-}
+T = TypeVar("T")
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    env: str,
+    help: str,
+    default_text: str | None = None,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A dataclass field that ``load()`` reads from ``env``; ``help`` documents it.
+
+    ``default_text`` replaces the default in help texts where the value is
+    computed (``<hostname>-<pid>``, ``<stream>:dead``).
+    """
+    metadata = {"env": env, "help": help, "default_text": default_text}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingField:
+    """One row of a settings class's table: name, type, variable, default, help."""
+
+    name: str
+    kind: type
+    env: str
+    help: str
+    default_text: str
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag: ``batch_size`` -> ``--batch-size``."""
+        return "--" + self.name.replace("_", "-")
+
+
+def setting_fields(cls: type) -> list[SettingField]:
+    """The ``setting()`` fields of a settings class, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for field in dataclasses.fields(cls):
+        if "env" not in field.metadata:
+            continue
+        if field.metadata["default_text"] is not None:
+            shown = field.metadata["default_text"]
+        elif field.default is dataclasses.MISSING:
+            shown = "none"
+        else:
+            shown = str(field.default)
+        rows.append(
+            SettingField(
+                field.name,
+                _scalar(hints[field.name]),
+                field.metadata["env"],
+                field.metadata["help"],
+                shown,
+            )
+        )
+    return rows
+
+
+def load(cls: type[T], environ: Mapping[str, str] | None = None, **explicit: Any) -> T:
+    """An instance of ``cls`` from the environment, then ``explicit`` values, then defaults.
+
+    ``environ`` defaults to ``os.environ``: this is the one place that reads it.
+    An explicit value of ``None`` means "not given" (an unset flag); an empty
+    variable counts as unset. Values that don't parse raise ``ConfigError``
+    naming the variable; the class validates the rest.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for row in setting_fields(cls):
+        raw = env.get(row.env)
+        if raw is not None and raw != "":
+            values[row.name] = _parse(row, raw)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(explicit) - names
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    values.update({k: v for k, v in explicit.items() if v is not None})
+    return cls(**values)
+
+
+def _scalar(hint: Any) -> type:
+    """``int`` for ``int``, ``str`` for ``str | None``: the type a value parses to."""
+    if isinstance(hint, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint if isinstance(hint, type) else str
+
+
+def _parse(row: SettingField, raw: str) -> Any:
+    if row.kind is str:
+        return raw
+    try:
+        return row.kind(raw.strip())
+    except ValueError:
+        noun = "a whole number" if row.kind is int else "a number"
+        raise ConfigError(f"{row.env}={raw!r} is not {noun}") from None
 
 
 def default_consumer_name() -> str:
@@ -42,18 +138,43 @@ def default_consumer_name() -> str:
 class StreamSettings:
     """Validated settings of one stream, group and consumer."""
 
-    redis_url: str = constants.DEFAULT_REDIS_URL
-    stream: str = constants.DEFAULT_STREAM
-    group: str = constants.DEFAULT_GROUP
-    consumer: str = dataclasses.field(default_factory=default_consumer_name)
+    redis_url: str = setting(
+        constants.DEFAULT_REDIS_URL,
+        env="REDIS_URL",
+        help="Redis URL (redis://, rediss://, unix://, redis+cluster://).",
+    )
+    stream: str = setting(constants.DEFAULT_STREAM, env="STREAM", help="Stream name.")
+    group: str = setting(constants.DEFAULT_GROUP, env="GROUP", help="Consumer group.")
+    consumer: str = setting(
+        env="CONSUMER",
+        help="This replica's name in the group.",
+        default_factory=default_consumer_name,
+        default_text="<hostname>-<pid>",
+    )
     #: ``None`` means ``<stream>:dead``.
-    dead_letter_stream: str | None = None
-    batch_size: int = constants.DEFAULT_BATCH_SIZE
-    block_ms: int = constants.DEFAULT_BLOCK_MS
-    min_idle_ms: int = constants.DEFAULT_MIN_IDLE_MS
-    max_deliveries: int = constants.DEFAULT_MAX_DELIVERIES
+    dead_letter_stream: str | None = setting(
+        None, env="DEAD_LETTER_STREAM", help="Dead-letter stream.", default_text="<stream>:dead"
+    )
+    batch_size: int = setting(
+        constants.DEFAULT_BATCH_SIZE, env="BATCH_SIZE", help="Entries per read."
+    )
+    block_ms: int = setting(
+        constants.DEFAULT_BLOCK_MS, env="BLOCK_MS", help="Milliseconds a read blocks."
+    )
+    min_idle_ms: int = setting(
+        constants.DEFAULT_MIN_IDLE_MS,
+        env="MIN_IDLE_MS",
+        help="Reclaim entries idle this many milliseconds.",
+    )
+    max_deliveries: int = setting(
+        constants.DEFAULT_MAX_DELIVERIES,
+        env="MAX_DELIVERIES",
+        help="Deliveries before an entry is dead-lettered.",
+    )
     #: Partitions of the stream (``streamlib.partitions``); 1 = one plain stream.
-    partitions: int = 1
+    partitions: int = setting(
+        1, env="PARTITIONS", help="Partitions of the stream (docs/cluster.md)."
+    )
     #: Credentials and TLS files given apart from the URL (``REDIS_PASSWORD`` & co.).
     connection: ConnectionOptions = dataclasses.field(default_factory=ConnectionOptions)
 
@@ -74,14 +195,8 @@ class StreamSettings:
         _check_int("min_idle_ms", self.min_idle_ms, minimum=1)
         _check_int("max_deliveries", self.max_deliveries, minimum=1)
         _check_int("partitions", self.partitions, minimum=1, maximum=constants.MAX_PARTITIONS)
-        if self.partitions > 1:
-            if "{" in self.stream or "}" in self.stream:
-                raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
-            if self.dead_letter_stream != self.stream + constants.DEAD_LETTER_SUFFIX:
-                raise ConfigError(
-                    "a custom dead-letter stream is not yet supported with partitions > 1 "
-                    "(each partition has its own, <partition>:dead)"
-                )
+        if self.partitions > 1 and ("{" in self.stream or "}" in self.stream):
+            raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
 
     @property
     def dead_letters(self) -> str:
@@ -99,25 +214,15 @@ class StreamSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> StreamSettings:
-        """Settings from environment variables, then ``overrides`` (``None`` = unset).
+        """Settings from the environment, then ``overrides`` (flags; ``None`` = not given).
 
-        Integer variables that don't parse raise ``ConfigError`` naming the variable.
+        ``REDIS_USERNAME``, ``REDIS_PASSWORD`` & co. fill ``connection`` unless
+        it is given. Values that don't parse raise ``ConfigError`` naming the
+        variable (see ``load``).
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        values["connection"] = ConnectionOptions.from_env(env)
-        for field in dataclasses.fields(cls):
-            if field.name not in ENV_VARS:
-                continue
-            raw = env.get(ENV_VARS[field.name])
-            if raw is None or raw == "":
-                continue
-            values[field.name] = _parse_field(field.name, raw, ENV_VARS[field.name])
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
-        return cls(**values)
+        if overrides.get("connection") is None:
+            overrides["connection"] = load(ConnectionOptions, environ)
+        return load(cls, environ, **overrides)
 
     def connect(self, *, timeout: float = 30.0) -> redis.Redis:
         """A client for these settings that answered PING (see ``connection.connect``)."""
@@ -141,18 +246,6 @@ class StreamSettings:
     def __repr__(self) -> str:
         body = ", ".join(f"{k}={v!r}" for k, v in self.masked().items())
         return f"StreamSettings({body})"
-
-
-_INT_FIELDS = {"batch_size", "block_ms", "min_idle_ms", "max_deliveries", "partitions"}
-_PARSERS: Mapping[str, Callable[[str], Any]] = {name: int for name in _INT_FIELDS}
-
-
-def _parse_field(name: str, raw: str, source: str) -> Any:
-    parser = _PARSERS.get(name, str)
-    try:
-        return parser(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{source}={raw!r} is not a whole number") from None
 
 
 def _check_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> None:

@@ -6,7 +6,7 @@ import redis
 
 from streamlib import acl
 from streamlib.connection import client_from_url
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 
 
 def add_role_user(

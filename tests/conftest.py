@@ -18,7 +18,7 @@ import redis
 from streamlib import StreamSettings
 from streamlib.connection import client_from_url
 from streamlib.errors import ConfigError, RedisUnavailable
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 
 IN_CI = bool(os.environ.get("CI"))
 

@@ -19,7 +19,7 @@ from streamlib import (
     connect,
 )
 from streamlib.cli import cli
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from tests.helpers import quote, wait_for
 
 PASSWORD = "role-Secret-7"

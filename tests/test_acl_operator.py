@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings
 from streamlib.cli import cli
 from streamlib.connection import client_from_url
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from tests.aclutil import add_role_user, is_noperm
 from tests.cli.conftest import POISON
 from tests.helpers import quote

@@ -34,8 +34,8 @@ import redis
 import yaml
 
 from producer.sample_site import generate_site
-from streamlib.admin import group as group_info
-from streamlib.server import LocalRedis, free_port
+from streamlib.groupinfo import group as group_info
+from streamlib.testing import LocalRedis, free_port
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from streamlib import ConfigError, RedisUnavailable, connect
-from streamlib.server import LocalRedis, free_port
+from streamlib.testing import LocalRedis, free_port
 
 SECRET = "pa55-w0rd-Secret"
 

@@ -16,7 +16,7 @@ from streamlib import (
     StreamSettings,
     parse_dead_letter,
 )
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from tests.helpers import quote, wait_for
 
 

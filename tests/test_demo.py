@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from streamlib.server import free_port
+from streamlib.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,7 +30,7 @@ from streamlib.partitions import (
     partition_settings,
     sum_stats,
 )
-from streamlib.server import free_port
+from streamlib.testing import free_port
 
 from .helpers import quote
 
@@ -70,6 +70,27 @@ def test_partition_settings_are_a_plain_stream_each() -> None:
         partition_settings(s, 4)
 
 
+@pytest.mark.parametrize(
+    ("configured", "partition_3"),
+    [
+        (None, "{quotes:3}:dead"),
+        ("quotes-failed", "{quotes:3}-failed"),
+        ("dlq", "{quotes:3}:dlq"),
+    ],
+)
+def test_a_custom_dead_letter_stream_is_named_per_partition_in_its_slot(
+    configured: str | None, partition_3: str
+) -> None:
+    s = StreamSettings(stream="quotes", partitions=4, dead_letter_stream=configured)
+    dead = partition_settings(s, 3).dead_letters
+    assert dead == partition_3
+    assert key_slot(dead.encode()) == key_slot(b"{quotes:3}")
+    # One partition: the configured name as it is.
+    assert StreamSettings(stream="quotes", dead_letter_stream=configured).dead_letters == (
+        configured or "quotes:dead"
+    )
+
+
 def test_routing_is_stable_and_spreads_keys() -> None:
     # Pinned values: a change of the hash would silently re-route every key.
     assert partition_of("abc", 6) == 0x352441C2 % 6
@@ -89,7 +110,6 @@ def test_routing_is_stable_and_spreads_keys() -> None:
         ({"PARTITIONS": "0"}, "partitions must be between 1 and 1024"),
         ({"PARTITIONS": "two"}, "PARTITIONS='two' is not a whole number"),
         ({"PARTITIONS": "2", "STREAM": "a{b}"}, "can't hold"),
-        ({"PARTITIONS": "2", "DEAD_LETTER_STREAM": "dlq"}, "not yet supported"),
     ],
 )
 def test_bad_partition_settings_are_clear_errors(env: dict[str, str], message: str) -> None:

@@ -33,7 +33,7 @@ from producer.config import StreamConfig
 from producer.sample_site import SiteServer, generate_site
 from streamlib import RedisUnavailable, StreamSettings
 from streamlib.connection import ConnectionOptions, client_from_url, mask_url
-from streamlib.server import LocalRedis, free_port
+from streamlib.testing import LocalRedis, free_port
 from tests import entrypoints
 from tests.cli.conftest import POISON
 from tests.consumer.replicas import fill

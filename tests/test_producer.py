@@ -15,7 +15,7 @@ from streamlib import (
     client_from_url,
     decode,
 )
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from tests.helpers import quote, wait_for
 
 

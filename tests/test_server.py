@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from streamlib.errors import ConfigError, RedisUnavailable
-from streamlib.server import LocalRedis, free_port
+from streamlib.testing import LocalRedis, free_port
 from tests.conftest import _unavailable
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
-from streamlib import ConfigError, StreamSettings, mask_url
+from streamlib import ConfigError, ConnectionOptions, StreamSettings, mask_url
 from streamlib.connection import validate_url
+from streamlib.settings import load, setting_fields
 
 SECRET = "s3cr3t-Pa55"
 
@@ -82,3 +84,38 @@ def test_password_is_masked_in_repr_and_errors() -> None:
     with pytest.raises(ConfigError) as info:
         validate_url(f"ftp://u:{SECRET}@h")
     assert SECRET not in str(info.value)
+
+
+def test_the_field_table_gives_each_setting_its_variable_default_and_help() -> None:
+    rows = {row.name: row for row in setting_fields(StreamSettings)}
+    assert rows["batch_size"].env == "BATCH_SIZE"
+    assert rows["batch_size"].kind is int
+    assert rows["batch_size"].default_text == str(StreamSettings().batch_size)
+    assert rows["dead_letter_stream"].kind is str
+    assert rows["consumer"].default_text == "<hostname>-<pid>"
+    assert rows["min_idle_ms"].flag == "--min-idle-ms"
+    # Credentials are read by the same loader, never shown with a default.
+    assert {r.env for r in setting_fields(ConnectionOptions)} >= {
+        "REDIS_PASSWORD",
+        "REDIS_PASSWORD_FILE",
+    }
+
+
+def test_load_reads_the_environment_then_explicit_values_then_defaults() -> None:
+    env = {"BATCH_SIZE": "9", "BLOCK_MS": "", "REDIS_PASSWORD": "pw"}
+    s = StreamSettings.from_env(env, block_ms=None, max_deliveries=3)
+    assert (s.batch_size, s.block_ms, s.max_deliveries) == (9, 2000, 3)
+    assert s.connection.password == "pw"
+    assert load(ConnectionOptions, {"REDIS_USERNAME": "u"}).username == "u"
+    with pytest.raises(ConfigError, match="unknown settings: colour"):
+        load(ConnectionOptions, {}, colour="red")
+
+
+def test_help_texts_come_from_the_table() -> None:
+    from consumer.__main__ import main
+
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "Entries per read. [default: 500; env BATCH_SIZE]" in text
+    assert "[default: sqlite:///quotes.db; env SINK]" in text

@@ -17,7 +17,7 @@ from streamlib import (
     connect,
 )
 from streamlib.connection import ConnectionOptions, client_from_url
-from streamlib.server import LocalRedis, free_port
+from streamlib.testing import LocalRedis, free_port
 from tests.helpers import quote
 from tests.tlsutil import TLSFiles, make_tls_files, server_tls_args
 

@@ -23,7 +23,7 @@ import redis
 
 from producer.sample_site import SiteServer, generate_site
 from streamlib.connection import client_from_url
-from streamlib.server import LocalRedis, free_port
+from streamlib.testing import LocalRedis, free_port
 from tests import entrypoints
 from tests.aclutil import add_role_user
 from tests.consumer.replicas import fill, sqlite_count

@@ -17,7 +17,7 @@ from redis.connection import Connection, Encoder, PythonRespSerializer
 
 from streamlib import StreamProducer, acl, client_from_url, connect, encode
 from streamlib.connection import cluster_client_from_url
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from streamlib.xadd_batch import ENVELOPE_FIELDS, exchange, pack_xadds, supports
 from tests.helpers import quote
 

@@ -24,7 +24,7 @@ import redis
 
 from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings, client_from_url
 from streamlib.lease import Lease
-from streamlib.server import LocalRedis, free_port
+from streamlib.testing import LocalRedis, free_port
 from tests.consumer.replicas import Replica, consumer_command, drained, fill, sqlite_count
 from tests.helpers import quote, wait_for
 

@@ -24,7 +24,7 @@ from typing import Any
 import redis
 
 from streamlib.connection import client_from_url
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from tests.consumer.replicas import Replica, consumer_command, consumers_joined, drained
 from tests.helpers import wait_for
 

@@ -19,7 +19,7 @@ import redis
 from streamlib import StreamSettings
 from streamlib.connection import client_from_url
 from streamlib.errors import ConfigError, RedisUnavailable
-from streamlib.localcluster import LocalCluster
+from streamlib.testing import LocalCluster
 from tests.conftest import _unavailable
 
 

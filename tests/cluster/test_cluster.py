@@ -13,8 +13,8 @@ from streamlib import (
     PartitionedProducer,
     StreamSettings,
 )
-from streamlib.localcluster import LocalCluster
 from streamlib.partitions import all_partition_settings
+from streamlib.testing import LocalCluster
 from tests.helpers import quote
 
 

@@ -9,8 +9,8 @@ import redis
 
 from producer.sample_site import SiteServer
 from streamlib import decode, partition_of
-from streamlib.localcluster import LocalCluster
 from streamlib.partitions import partition_stream
+from streamlib.testing import LocalCluster
 from tests.producer.conftest import Site, generated, run_crawl, site
 
 __all__ = ["generated", "site"]  # fixtures, imported for pytest

@@ -19,9 +19,8 @@ import redis
 
 from streamlib import PartitionedProducer, StreamSettings
 from streamlib.connection import client_from_url
-from streamlib.localcluster import LocalCluster
 from streamlib.partitions import all_partition_settings
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalCluster, LocalRedis
 from tests.consumer.replicas import Replicas, consumers_joined, sqlite_count, sqlite_rows
 from tests.helpers import quote, wait_for
 

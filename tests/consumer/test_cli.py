@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from consumer.__main__ import main
 from streamlib import StreamSettings
-from streamlib.admin import group as group_info
-from streamlib.server import LocalRedis, free_port
+from streamlib.groupinfo import group as group_info
+from streamlib.testing import LocalRedis, free_port
 from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_count, sqlite_rows
 from tests.helpers import quote
 
@@ -28,8 +28,9 @@ from tests.helpers import quote
         (["--sink", "mysql://db/x"], "unknown sink 'mysql'"),
         (["--sink", "host=db password=pw"], "not a sink URL"),
         (["--max-deliveries", "0"], "max_deliveries must be >= 1"),
-        (["--health-timeout", "0"], "--health-timeout must be > 0"),
-        (["--metrics-port", "70000"], "--metrics-port must be 0..65535"),
+        (["--log-level", "LOUD"], "log_level must be one of DEBUG, INFO, WARNING, ERROR"),
+        (["--health-timeout", "0"], "health_timeout must be > 0"),
+        (["--metrics-port", "70000"], "metrics_port must be 0..65535"),
     ],
 )
 def test_bad_config_exits_1_with_a_clear_message(

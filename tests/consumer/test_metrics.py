@@ -12,7 +12,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamlib import Envelope, StreamProducer
-from streamlib.server import free_port
+from streamlib.testing import free_port
 from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_rows
 
 

@@ -10,7 +10,7 @@ import redis
 
 from producer.batcher import Batcher, DeliveryFailed
 from streamlib import StreamProducer, client_from_url, decode
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from tests.helpers import quote
 
 

@@ -14,7 +14,7 @@ import redis
 
 from producer.sample_site import SiteServer, generate_site
 from streamlib import client_from_url
-from streamlib.server import LocalRedis
+from streamlib.testing import LocalRedis
 from tests.helpers import wait_for
 
 from .conftest import CRAWL_TIMEOUT, ROOT, Site, crawl_env, read_stream, run_crawl, scrapy_command

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import click
 
-from . import acl, constants
-from .clibase import CommandError
+from .. import acl, constants
+from .base import CommandError
 
 #: The environment variable holding each role's password.
 PASSWORD_ENV: dict[str, str] = {role: f"REDIS_{role.upper()}_PASSWORD" for role in acl.ROLES}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from .errors import ConfigError, RedisUnavailable
+from ..errors import ConfigError, RedisUnavailable
 from .server import LocalRedis, find_server_binary
 
 #: Milliseconds before the cluster considers an unreachable node failing.

@@ -22,7 +22,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import ConfigError, RedisUnavailable
+from ..errors import ConfigError, RedisUnavailable
 
 
 def find_server_binary() -> str:
