@@ -17,15 +17,9 @@ import pytest
 
 from tests.compose.engine import StartedEngine, answers
 from tests.compose.stack import Stack, say
+from tests.conftest import _unavailable
 
-IN_CI = bool(os.environ.get("CI"))
 STANDIN = Path(__file__).resolve().parent / "standin" / "build.sh"
-
-
-def _missing(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI needs this: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -33,19 +27,19 @@ def docker_host() -> Iterator[str]:
     """The engine at DOCKER_HOST if one answers there, else one started (and stopped) here."""
     for tool, package in (("docker", "docker.io"), ("docker-compose", "docker-compose")):
         if shutil.which(tool) is None:
-            _missing(f"no {tool} (Debian package {package})")
+            _unavailable(f"no {tool} (Debian package {package})")
     given = os.environ.get("DOCKER_HOST")
     if given and answers(given):
         say(f"using the engine at {given}")
         yield given
         return
     if os.geteuid() != 0:
-        _missing("starting a Docker engine needs root")
+        _unavailable("starting a Docker engine needs root")
     say("starting dockerd")
     try:
         engine = StartedEngine().start()
     except RuntimeError as exc:
-        _missing(str(exc))
+        _unavailable(str(exc))
     say(f"dockerd {engine.process.pid if engine.process else '?'} answers at {engine.docker_host}")
     try:
         yield engine.docker_host
@@ -58,7 +52,7 @@ def docker_host() -> Iterator[str]:
 def base_images(docker_host: str) -> dict[str, str]:
     """The stand-in base images (built on first use, then reused): compose file variables."""
     if shutil.which("mmdebstrap") is None:
-        _missing("no mmdebstrap (Debian package mmdebstrap)")
+        _unavailable("no mmdebstrap (Debian package mmdebstrap)")
     say("stand-in base images (built once, then reused)")
     done = subprocess.run(
         [str(STANDIN)],
