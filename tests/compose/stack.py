@@ -22,6 +22,8 @@ from typing import Any
 
 import psycopg
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "qs-composetest"
@@ -138,6 +140,7 @@ class Stack:
             password=password,
             socket_connect_timeout=5,
             socket_timeout=30,
+            retry=Retry(NoBackoff(), 0),  # a refused login fails at once, not after retries
         )
 
     def redis_url(self, user: str) -> str:
