@@ -1,15 +1,17 @@
-"""Prometheus metrics and a health endpoint for one ``GroupConsumer``.
+"""Prometheus metrics and a health endpoint for one consumer replica, every partition.
 
 Needs prometheus-client (the ``metrics`` extra). Wiring, in this order::
 
+    consumer = PartitionedConsumer(settings, handler)
     metrics = ConsumerMetrics(settings)
-    consumer = GroupConsumer(client, settings, metrics.instrument(handler))
-    metrics.track(consumer)
+    metrics.track(consumer)              # counters, progress and handler timing
     server = MetricsServer(metrics, client, port=9100).start()
     consumer.run()
     server.stop()
 
-Exposed on ``/metrics`` (labels ``stream``, ``group``, ``consumer``):
+Exposed on ``/metrics``, one series per partition: labels ``stream`` (the
+partition's stream: ``quotes`` for a plain stream, ``{quotes:3}`` for
+partition 3 of six), ``group``, ``consumer``:
 
 ======================================== =====================================
 ``streamlib_consumer_read_total``        entries read (new, own pending, claimed)
@@ -26,13 +28,15 @@ Exposed on ``/metrics`` (labels ``stream``, ``group``, ``consumer``):
 ``streamlib_group_pending``              the group's pending entries
 ======================================== =====================================
 
-Counters are read from ``ConsumerStats`` at scrape time; the group gauges are
-refreshed every ``refresh_interval`` seconds by the server's own thread.
+Counters are read from each partition's ``ConsumerStats`` at scrape time;
+the group gauges are refreshed every ``refresh_interval`` seconds by the
+server's own thread. Sum over ``stream`` for the whole stream.
 
-``/healthz`` answers 200 while the loop made progress (a successful read,
-even an empty one) within ``health_timeout`` seconds, else 503, so an
-orchestrator can restart a stuck or cut-off replica. Choose the timeout well
-above ``block_ms`` plus the slowest batch's handling time.
+``/healthz`` answers 200 while every partition's loop made progress (a
+successful read, even an empty one) within ``health_timeout`` seconds, else
+503 naming the stalled partitions, so an orchestrator can restart a stuck or
+cut-off replica. Choose the timeout well above ``block_ms`` plus the slowest
+batch's handling time (times the partitions, whose batches take turns).
 """
 
 from __future__ import annotations
@@ -50,8 +54,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from .consumer import BatchResult, GroupConsumer, Handler, Message
+from .consumer import BatchResult, Handler, Message
 from .groupinfo import GroupInfo, group
+from .partitions import all_partition_settings
+from .replica import PartitionedConsumer
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,12 @@ COUNTERS = {
         "Entries moved to the dead-letter stream.",
     ),
 }
+#: ``ConsumerStats`` field -> ``kind`` label of ``streamlib_consumer_errors_total``.
+ERROR_KINDS = {
+    "handler_errors": "handler",
+    "redis_errors": "redis",
+    "groups_recreated": "group_recreated",
+}
 #: Handler batches take milliseconds to seconds (a database commit).
 HANDLE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 #: End-to-end latency spans a live pipeline (ms) to a backlog drained later (minutes).
@@ -80,7 +92,7 @@ LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 
 
 
 class ConsumerMetrics:
-    """The metrics of one consumer in its own registry, and its health."""
+    """The metrics of one replica (every partition) in its own registry, and its health."""
 
     def __init__(
         self,
@@ -94,66 +106,96 @@ class ConsumerMetrics:
         self.settings = settings
         self.health_timeout = health_timeout
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.labels = (settings.stream, settings.group, settings.consumer)
+        #: The partitions' streams, in partition order (``[settings.stream]`` for one).
+        self.streams = [p.stream for p in all_partition_settings(settings)]
         self.handle_seconds = Histogram(
             "streamlib_consumer_handle_seconds",
             "Time the handler took per batch.",
             LABELS,
             registry=self.registry,
             buckets=HANDLE_BUCKETS,
-        ).labels(*self.labels)
+        )
         self.end_to_end_seconds = Histogram(
             "streamlib_consumer_end_to_end_seconds",
             "Time from production (envelope ts) to successful handling, per entry.",
             LABELS,
             registry=self.registry,
             buckets=LATENCY_BUCKETS,
-        ).labels(*self.labels)
-        self.consumer: GroupConsumer | None = None
-        #: Last ``XINFO GROUPS`` row of our group (``None`` until read, or unknown).
-        self.group_info: GroupInfo | None = None
+        )
+        self.consumer: PartitionedConsumer | None = None
+        #: Last ``XINFO GROUPS`` row of our group per partition stream (``None``: unknown).
+        self.group_info: dict[str, GroupInfo | None] = {}
         self.registry.register(_StatsCollector(self))
 
-    def instrument(self, handler: Handler) -> Handler:
-        """``handler`` timed per batch, with end-to-end latency of its successes."""
+    def labels(self, stream: str) -> tuple[str, str, str]:
+        """The label values of partition ``stream``'s series."""
+        return (stream, self.settings.group, self.settings.consumer)
+
+    def instrument(self, handler: Handler, stream: str | None = None) -> Handler:
+        """``handler`` timed per batch, with end-to-end latency of its successes.
+
+        Observed under partition ``stream``'s labels (default: the settings' stream).
+        """
+        labels = self.labels(stream or self.settings.stream)
+        handle_seconds = self.handle_seconds.labels(*labels)
+        end_to_end_seconds = self.end_to_end_seconds.labels(*labels)
 
         def timed(batch: Sequence[Message]) -> BatchResult | None:
             start = time.perf_counter()
             try:
                 result = handler(batch)
             finally:
-                self.handle_seconds.observe(time.perf_counter() - start)
+                handle_seconds.observe(time.perf_counter() - start)
             now_ms = time.time() * 1000
             skip = set(result.failed) | set(result.rejected) if result else set()
             for message in batch:
                 if message.id not in skip:
-                    self.end_to_end_seconds.observe(max(0.0, now_ms - message.envelope.ts) / 1000)
+                    end_to_end_seconds.observe(max(0.0, now_ms - message.envelope.ts) / 1000)
             return result
 
         return timed
 
-    def track(self, consumer: GroupConsumer) -> None:
-        """Read counters and progress from ``consumer`` from now on."""
+    def track(self, consumer: PartitionedConsumer) -> None:
+        """Read every partition's counters and progress from ``consumer``, and time its handler.
+
+        Call before ``consumer.run()``.
+        """
+        consumer.wrap_handler(lambda part, handler: self.instrument(handler, part.stream))
         self.consumer = consumer
 
     def refresh_group(self, client: redis.Redis) -> None:
-        """Read the group's lag and pending count (``XINFO GROUPS``)."""
-        try:
-            self.group_info = group(client, self.settings.stream, self.settings.group)
-        except redis.RedisError as exc:
-            log.warning("could not read group info for metrics: %s", exc)
-            self.group_info = None
+        """Read each partition's lag and pending count (``XINFO GROUPS``)."""
+        failed: list[str] = []
+        for stream in self.streams:
+            try:
+                self.group_info[stream] = group(client, stream, self.settings.group)
+            except redis.RedisError as exc:
+                failed.append(f"{stream}: {exc}")
+                self.group_info[stream] = None
+        if failed:
+            log.warning("could not read group info for metrics: %s", "; ".join(failed))
+
+    def progress_ages(self) -> dict[str, float]:
+        """Seconds since each partition's last successful read; empty before ``track``."""
+        if self.consumer is None:
+            return {}
+        now = time.monotonic()
+        return {
+            c.settings.stream: max(0.0, now - c.stats.last_progress)
+            for c in self.consumer.consumers
+        }
 
     def progress_age(self) -> float | None:
-        """Seconds since the loop's last successful read; ``None`` before ``track``."""
-        if self.consumer is None:
-            return None
-        return max(0.0, time.monotonic() - self.consumer.stats.last_progress)
+        """The oldest partition's progress age; ``None`` before ``track``."""
+        return max(self.progress_ages().values(), default=None)
+
+    def stalled(self) -> list[str]:
+        """The partitions (streams) without progress for over ``health_timeout`` seconds."""
+        return [s for s, age in self.progress_ages().items() if age > self.health_timeout]
 
     def healthy(self) -> bool:
-        """Whether the loop made progress within ``health_timeout`` seconds."""
-        age = self.progress_age()
-        return age is not None and age <= self.health_timeout
+        """Whether every partition made progress within ``health_timeout`` seconds."""
+        return self.consumer is not None and not self.stalled()
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
@@ -161,49 +203,49 @@ class ConsumerMetrics:
 
 
 class _StatsCollector(Collector):
-    """Counters and gauges read at scrape time."""
+    """Counters and gauges read at scrape time, one series per partition."""
 
     def __init__(self, metrics: ConsumerMetrics) -> None:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
         m = self.metrics
-        consumer = m.consumer
-        if consumer is not None:
-            stats = consumer.stats
+        if m.consumer is not None:
+            parts = [(m.labels(c.settings.stream), c.stats) for c in m.consumer.consumers]
             for field, (name, doc) in COUNTERS.items():
                 counter = CounterMetricFamily(name, doc, labels=LABELS)
-                counter.add_metric(m.labels, getattr(stats, field))
+                for labels, stats in parts:
+                    counter.add_metric(labels, getattr(stats, field))
                 yield counter
             errors = CounterMetricFamily(
                 "streamlib_consumer_errors", "Errors by kind.", labels=(*LABELS, "kind")
             )
-            errors.add_metric((*m.labels, "handler"), stats.handler_errors)
-            errors.add_metric((*m.labels, "redis"), stats.redis_errors)
-            errors.add_metric((*m.labels, "group_recreated"), stats.groups_recreated)
+            for labels, stats in parts:
+                for field, kind in ERROR_KINDS.items():
+                    errors.add_metric((*labels, kind), getattr(stats, field))
             yield errors
             age = GaugeMetricFamily(
                 "streamlib_consumer_progress_age_seconds",
                 "Seconds since the last successful read (even an empty one).",
                 labels=LABELS,
             )
-            age.add_metric(m.labels, m.progress_age() or 0.0)
+            for stream, seconds in m.progress_ages().items():
+                age.add_metric(m.labels(stream), seconds)
             yield age
-        info = m.group_info
-        group_labels = (m.settings.stream, m.settings.group)
-        if info is not None:
+        rows = [(s, info) for s, info in m.group_info.items() if info is not None]
+        if rows:
             pending = GaugeMetricFamily(
                 "streamlib_group_pending", "Pending entries of the group.", labels=LABELS[:2]
             )
-            pending.add_metric(group_labels, info.pending)
+            lag = GaugeMetricFamily(
+                "streamlib_group_lag", "Entries not yet delivered to the group.", labels=LABELS[:2]
+            )
+            for stream, info in rows:
+                pending.add_metric((stream, m.settings.group), info.pending)
+                if info.lag is not None:
+                    lag.add_metric((stream, m.settings.group), info.lag)
             yield pending
-            if info.lag is not None:
-                lag = GaugeMetricFamily(
-                    "streamlib_group_lag",
-                    "Entries not yet delivered to the group.",
-                    labels=LABELS[:2],
-                )
-                lag.add_metric(group_labels, info.lag)
+            if lag.samples:
                 yield lag
 
 
@@ -269,6 +311,7 @@ def _make_handler(metrics: ConsumerMetrics) -> type[BaseHTTPRequestHandler]:
                     "status": "ok" if healthy else "stalled",
                     "progress_age_seconds": metrics.progress_age(),
                     "health_timeout_seconds": metrics.health_timeout,
+                    "stalled_partitions": metrics.stalled(),
                 }
                 self._reply(200 if healthy else 503, "application/json", json.dumps(body).encode())
             else:

@@ -1,16 +1,28 @@
-"""``streamlib.metrics`` around a generic handler (no quote knowledge), in process."""
+"""``streamlib.metrics`` around a generic handler (no quote knowledge), in process,
+for a plain stream and for four partitions."""
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
-from streamlib import BatchResult, Envelope, GroupConsumer, Message, StreamProducer, StreamSettings
+from streamlib import (
+    BatchResult,
+    Envelope,
+    Message,
+    PartitionedConsumer,
+    PartitionedProducer,
+    StreamSettings,
+    partition_of,
+    partition_stream,
+)
 from streamlib.metrics import ConsumerMetrics, MetricsServer
 from tests.helpers import wait_for
 
@@ -23,20 +35,37 @@ def status(url: str) -> int:
         return exc.code
 
 
-def test_counters_histograms_gauges_and_health(
-    client: redis.Redis, settings: StreamSettings
+def series(text: str) -> dict[tuple[str, str, str], float]:
+    """(sample name, stream, kind) -> value of every sample without a ``le`` label."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if "le" not in s.labels:
+                out[(s.name, s.labels.get("stream", ""), s.labels.get("kind", ""))] = s.value
+    return out
+
+
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_counters_histograms_gauges_and_health_per_partition(
+    client: redis.Redis, settings: StreamSettings, partitions: int
 ) -> None:
-    envelopes = [Envelope(type="thing", key=f"k{i}", data={"i": i}) for i in range(10)]
-    ids = StreamProducer(client, settings.stream).send_many(envelopes)
+    envelopes = [Envelope(type="thing", key=f"k{i}", data={"i": i}) for i in range(40)]
+    PartitionedProducer(client, settings.stream, partitions).send_many(envelopes)
+    streams = [partition_stream(settings.stream, i, partitions) for i in range(partitions)]
+    where = [streams[partition_of(e.key, partitions)] for e in envelopes]
 
     def handler(batch: Sequence[Message]) -> BatchResult:
-        return BatchResult(failed={ids[0]: "try later"}, rejected={ids[1]: "no good"})
+        # By key: an entry id is unique within its partition only.
+        return BatchResult(
+            failed={m.id: "try later" for m in batch if m.envelope.key == "k0"},
+            rejected={m.id: "no good" for m in batch if m.envelope.key == "k1"},
+        )
 
     # The failed entry stays pending: no sweep may reclaim (and count) it again
     # within the run, as the fixture's 200 ms min-idle would on a slow machine.
-    settings = settings.replace(min_idle_ms=3_600_000)
+    settings = settings.replace(min_idle_ms=3_600_000, partitions=partitions)
     metrics = ConsumerMetrics(settings, health_timeout=0.5)
-    consumer = GroupConsumer(client, settings, metrics.instrument(handler))
+    consumer = PartitionedConsumer(settings, handler, client_factory=lambda: client)
     metrics.track(consumer)
     server = MetricsServer(metrics, client, port=0, host="127.0.0.1", refresh_interval=0.05)
     server.start()
@@ -44,21 +73,30 @@ def test_counters_histograms_gauges_and_health(
         consumer.run(burst=True)
         metrics.refresh_group(client)
         text = metrics.exposition().decode()
-        labels = f'consumer="c1",group="g",stream="{settings.stream}"'
-        for line in (
-            f"streamlib_consumer_read_total{{{labels}}} 10.0",
-            f"streamlib_consumer_handled_total{{{labels}}} 8.0",
-            f"streamlib_consumer_acked_total{{{labels}}} 8.0",
-            f"streamlib_consumer_failed_total{{{labels}}} 1.0",
-            f"streamlib_consumer_dead_lettered_total{{{labels}}} 1.0",
-            f"streamlib_consumer_end_to_end_seconds_count{{{labels}}} 8.0",
-            f"streamlib_consumer_handle_seconds_count{{{labels}}} 1.0",
-            'streamlib_consumer_errors_total{consumer="c1",group="g",kind="handler",'
-            f'stream="{settings.stream}"}} 0.0',
-            f'streamlib_group_pending{{group="g",stream="{settings.stream}"}} 1.0',
-            f'streamlib_group_lag{{group="g",stream="{settings.stream}"}} 0.0',
-        ):
-            assert line in text, text
+        got = series(text)
+        for stream in streams:  # every partition has its series, with its own numbers
+            n = where.count(stream)
+            failed, rejected = int(where[0] == stream), int(where[1] == stream)
+            expected = {
+                "streamlib_consumer_read_total": n,
+                "streamlib_consumer_handled_total": n - failed - rejected,
+                "streamlib_consumer_acked_total": n - failed - rejected,
+                "streamlib_consumer_failed_total": failed,
+                "streamlib_consumer_dead_lettered_total": rejected,
+                "streamlib_consumer_end_to_end_seconds_count": n - failed - rejected,
+                "streamlib_group_pending": failed,
+                "streamlib_group_lag": 0,
+            }
+            for name, value in expected.items():
+                assert got[(name, stream, "")] == value, (name, stream, text)
+            assert got[("streamlib_consumer_handle_seconds_count", stream, "")] >= 1
+            assert got[("streamlib_consumer_errors_total", stream, "handler")] == 0
+        assert (
+            sum(v for (name, _, _), v in got.items() if name == "streamlib_consumer_read_total")
+            == 40
+        )
+        labels = f'consumer="c1",group="g",stream="{streams[0]}"'
+        assert f"streamlib_consumer_read_total{{{labels}}}" in text  # P = 1: today's series
         base = f"http://127.0.0.1:{server.port}"
         with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
             assert resp.headers["Content-Type"].startswith("text/plain")
@@ -67,9 +105,29 @@ def test_counters_histograms_gauges_and_health(
         wait_for(lambda: status(base + "/healthz") == 503, timeout=30, what="503")
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(base + "/healthz", timeout=10)
-        assert json.loads(info.value.read())["status"] == "stalled"
+        body = json.loads(info.value.read())
+        assert body["status"] == "stalled" and body["stalled_partitions"] == streams
     finally:
         server.stop()
+        consumer.close()
+
+
+def test_one_stalled_partition_makes_the_replica_unhealthy(settings: StreamSettings) -> None:
+    settings = settings.replace(partitions=4)
+    metrics = ConsumerMetrics(settings, health_timeout=30)
+    consumer = PartitionedConsumer(settings, lambda batch: None)
+    try:
+        assert not metrics.healthy()  # nothing tracked yet
+        metrics.track(consumer)
+        assert metrics.healthy()
+        # Partition 2's loop last read a minute ago (as when its node is away);
+        # the others read just now.
+        consumer.consumers[2].stats.last_progress = time.monotonic() - 60
+        assert metrics.stalled() == [partition_stream(settings.stream, 2, 4)]
+        assert not metrics.healthy()
+        assert metrics.progress_age() == pytest.approx(60, abs=5)
+    finally:
+        consumer.close()
 
 
 def test_health_timeout_must_be_positive(settings: StreamSettings) -> None:
