@@ -57,6 +57,8 @@ class PostgresSink:
         self._quotes = Staged("quotes", sql.QUOTE_COLUMNS)
         self._authors = Staged("authors", sql.AUTHOR_COLUMNS)
         self._records = Staged("records", sql.RECORD_COLUMNS)
+        #: Staging tables made in this connection's session (see ``Staged``).
+        self._made: set[str] = set()
         self._conn = self._connect()
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
@@ -70,7 +72,7 @@ class PostgresSink:
             raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from None
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
-        """A new connection, its staging tables made."""
+        """A new connection."""
         try:
             conn = psycopg.connect(self.url, connect_timeout=self._connect_timeout, autocommit=True)
         except psycopg.OperationalError as exc:
@@ -78,13 +80,7 @@ class PostgresSink:
             raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from None
         except psycopg.ProgrammingError as exc:  # a malformed URL
             raise ConfigError(f"invalid PostgreSQL URL {self.description}: {exc}") from None
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                for staged in (self._quotes, self._authors, self._records):
-                    cur.execute(staged.create)
-        except psycopg.Error as exc:  # lost, shut down, no TEMP privilege: retried
-            conn.close()
-            raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from None
+        self._made.clear()  # a new session: no staging table yet
         return conn
 
     def store(
@@ -96,9 +92,10 @@ class PostgresSink:
             self._conn = self._connect()
         try:
             self._upsert(quotes, authors, items)
-        except (psycopg.IntegrityError, psycopg.DataError) as exc:
-            raise RecordError(_reason(exc)) from exc
         except psycopg.Error as exc:
+            self._made.clear()  # a staging table made by the failed transaction is gone
+            if isinstance(exc, psycopg.IntegrityError | psycopg.DataError):
+                raise RecordError(_reason(exc)) from exc
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()  # the next batch connects afresh
             raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from exc
@@ -109,12 +106,14 @@ class PostgresSink:
         now = datetime.now(UTC)
         with self._conn.transaction(), self._conn.cursor() as cur:
             if quotes:
-                self._quotes.upsert(cur, [sql.quote_row(q, now) for q in quotes], now)
+                rows = [sql.quote_row(q, now) for q in quotes]
+                self._quotes.upsert(cur, rows, now, self._made)
             if authors:
-                self._authors.upsert(cur, [sql.author_row(a, now) for a in authors], now)
+                rows = [sql.author_row(a, now) for a in authors]
+                self._authors.upsert(cur, rows, now, self._made)
             if items:
                 rows = [sql.record_row(i, now, sql.json_text) for i in items]
-                self._records.upsert(cur, rows, now)
+                self._records.upsert(cur, rows, now, self._made)
 
     def close(self) -> None:
         """Close the connection."""
@@ -128,10 +127,16 @@ class Staged:
     one time, a parameter), all as ``TEXT`` but ``data`` (``JSONB``), and no
     constraints: whatever the table refuses, its upsert refuses, so a record
     error is raised by one statement of the batch's transaction as before.
+
+    A staging table is made when its session first needs it: PostgreSQL
+    empties every ``ON COMMIT DELETE ROWS`` table of the session at each
+    commit, a truncation each (about 0.5 ms), so a sink that only ever sees
+    quotes keeps only the quotes' one.
     """
 
     def __init__(self, table: str, columns: Sequence[str]) -> None:
         assert columns[-1] == "stored_at", columns
+        self.table = table
         self.columns = columns
         staged = columns[:-1]
         name = f"pg_temp.{table}_staged"
@@ -144,9 +149,19 @@ class Staged:
         self.statement = sql.upsert_from(table, columns, source)
 
     def upsert(
-        self, cur: psycopg.Cursor[tuple[object, ...]], rows: list[tuple[object, ...]], now: datetime
+        self,
+        cur: psycopg.Cursor[tuple[object, ...]],
+        rows: list[tuple[object, ...]],
+        now: datetime,
+        made: set[str],
     ) -> None:
-        """Upsert ``rows`` (``columns`` order, ``stored_at`` last) in ``cur``'s transaction."""
+        """Upsert ``rows`` (``columns`` order, ``stored_at`` last) in ``cur``'s transaction.
+
+        ``made``: the staging tables the session has; this one is added.
+        """
+        if self.table not in made:
+            cur.execute(self.create)
+            made.add(self.table)
         with cur.copy(self.copy) as copy:
             for row in sql.merge_repeats(rows, self.columns):
                 copy.write_row(row[:-1])
