@@ -36,7 +36,7 @@ import yaml
 from producer.sample_site import generate_site
 from streamlib.groupinfo import group as group_info
 from streamlib.testing import LocalRedis, free_port
-from tests.helpers import wait_for
+from tests.support.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = bool(os.environ.get("CI"))

@@ -33,7 +33,7 @@ import redis
 from producer.sample_site import generate_site
 from streamlib import StreamProducer, client_from_url
 from tests.compose.stack import GROUP, PROJECT, ROOT, STREAM, Stack, fail_with_logs, say
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(900)]
 

@@ -26,7 +26,7 @@ from streamlib import (
     partition_stream,
 )
 from streamlib.metrics import ConsumerMetrics, MetricsServer
-from tests.helpers import wait_for
+from tests.support.helpers import wait_for
 
 
 def series(text: str) -> dict[tuple[str, str, str], float]:

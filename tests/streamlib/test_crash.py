@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
-WORKER = Path(__file__).with_name("stream_worker.py")
+WORKER = Path(__file__).resolve().parents[1] / "support" / "stream_worker.py"
 
 
 @pytest.fixture

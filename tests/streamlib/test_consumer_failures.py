@@ -33,7 +33,7 @@ from streamlib import (
 )
 from streamlib.outage import Outages
 from streamlib.testing import LocalRedis
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
 
 def fill(client: redis.Redis, settings: StreamSettings, n: int, start: int = 0) -> list[str]:

@@ -1,7 +1,7 @@
 """Run the real GroupConsumer and sink, and SIGKILL this process right after
 the sink's first commit: the worst moment, before the batch is acknowledged.
 
-    python -m tests.consumer.crash_after_commit REDIS_URL STREAM GROUP CONSUMER SINK
+    python -m tests.support.crash_after_commit REDIS_URL STREAM GROUP CONSUMER SINK
 
 Exits by SIGKILL (status -9) if it stored a batch; 0 if there was none.
 """

@@ -32,8 +32,7 @@ from streamlib.errors import RedisUnavailable
 from streamlib.partitions import partition_dead_letters, partition_settings
 from streamlib.replica import sum_stats
 from streamlib.testing import free_port
-
-from .helpers import quote
+from tests.support.helpers import quote
 
 SECRET = "s3cr3t-Pa55"
 

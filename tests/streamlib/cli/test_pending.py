@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import P, Run, as_json, keys_in, parts, produce, send, target_args
-from tests.helpers import wait_for
+from tests.streamlib.cli.conftest import P, Run, as_json, keys_in, parts, produce, send, target_args
+from tests.support.helpers import wait_for
 
 
 def test_pending_shows_killed_consumers_entries(

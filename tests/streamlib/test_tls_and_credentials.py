@@ -18,8 +18,8 @@ from streamlib import (
 )
 from streamlib.connection import ConnectionOptions, client_from_url
 from streamlib.testing import LocalRedis, free_port
-from tests.helpers import quote
-from tests.tlsutil import TLSFiles, make_tls_files, server_tls_args
+from tests.support.helpers import quote
+from tests.support.tls import TLSFiles, make_tls_files, server_tls_args
 
 SECRET = "tls-Secret-42"
 

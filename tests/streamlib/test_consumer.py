@@ -16,7 +16,7 @@ from streamlib import (
     parse_dead_letter,
 )
 from streamlib.testing import LocalRedis
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
 
 def fill(client: redis.Redis, settings: StreamSettings, n: int, start: int = 0) -> list[str]:

@@ -30,7 +30,7 @@ from streamlib import PartitionedProducer, StreamSettings
 from streamlib.groupinfo import GroupInfo, combined
 from streamlib.groupinfo import group as group_info
 from streamlib.partitions import all_partition_settings
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
 #: The console script next to this interpreter (installed by ``pip install -e``).
 CONSUMER_SCRIPT = str(Path(sys.executable).with_name("quotes-consumer"))

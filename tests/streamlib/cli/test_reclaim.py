@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import P, Run, as_json, drain, keys_in, parts, produce, send
-from tests.helpers import wait_for
+from tests.streamlib.cli.conftest import P, Run, as_json, drain, keys_in, parts, produce, send
+from tests.support.helpers import wait_for
 
 
 def test_reclaim_moves_a_dead_consumers_entries(

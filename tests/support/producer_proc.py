@@ -1,6 +1,6 @@
 """The chaos scenario's producer: a known set of keys, paced, restartable.
 
-    python -m tests.chaos.producer_proc REDIS_URL STREAM TOTAL RATE STATE_DIR
+    python -m tests.support.producer_proc REDIS_URL STREAM TOTAL RATE STATE_DIR
 
 Sends ``quote(0) .. quote(TOTAL-1)`` with ``StreamProducer`` in chunks of
 ``CHUNK`` (one pipelined XADD batch each), at about RATE entries per second
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from streamlib import StreamProducer, client_from_url
 from streamlib.connection import ping_until
-from tests.helpers import quote
+from tests.support.helpers import quote
 
 CHUNK = 1000
 #: Far beyond any outage the scenario injects: the producer never gives up.

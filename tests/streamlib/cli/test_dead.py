@@ -10,7 +10,7 @@ import redis
 
 from streamlib import BatchResult, GroupConsumer, Message, StreamSettings
 from streamlib.deadletter import dead_letter_fields
-from tests.cli.conftest import POISON, Run, as_json, drain, parts, produce
+from tests.streamlib.cli.conftest import POISON, Run, as_json, drain, parts, produce
 
 
 def poison(client: redis.Redis, settings: StreamSettings) -> str:

@@ -17,8 +17,8 @@ import redis
 
 from streamlib import StreamSettings
 from streamlib.groupinfo import groups
-from tests.cli.conftest import keys_in, parts, produce, send, target_args
-from tests.helpers import quote, wait_for
+from tests.streamlib.cli.conftest import keys_in, parts, produce, send, target_args
+from tests.support.helpers import quote, wait_for
 
 STREAMCTL = Path(sys.executable).with_name("streamctl")
 

@@ -19,7 +19,7 @@ from streamlib import StreamProducer, acl, client_from_url, connect, encode
 from streamlib.connection import cluster_client_from_url
 from streamlib.testing import LocalRedis
 from streamlib.xadd_batch import ENVELOPE_FIELDS, exchange, pack_xadds, supports
-from tests.helpers import quote
+from tests.support.helpers import quote
 
 
 def redis_py_packing(stream: str, batch: list[Mapping[str, object]]) -> bytes:

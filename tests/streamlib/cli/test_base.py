@@ -14,7 +14,7 @@ from streamlib.connection import client_from_url
 from streamlib.durations import parse_duration_ms
 from streamlib.errors import ConfigError
 from streamlib.testing import LocalRedis, free_port
-from tests.cli.conftest import POISON, Run, as_json, parts, produce
+from tests.streamlib.cli.conftest import POISON, Run, as_json, parts, produce
 
 SECRET = "s3cret-Pa55"
 

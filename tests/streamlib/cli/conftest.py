@@ -25,9 +25,9 @@ from click.testing import CliRunner, Result
 from streamlib import GroupConsumer, Message, PartitionedProducer, StreamSettings
 from streamlib.cli import cli
 from streamlib.partitions import all_partition_settings, partition_of
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
-STUCK_CONSUMER = Path(__file__).with_name("stuck_consumer.py")
+STUCK_CONSUMER = Path(__file__).resolve().parents[2] / "support" / "stuck_consumer.py"
 
 #: Fields of an entry that can never be decoded (its data is not JSON).
 POISON = {"v": "1", "type": "quote", "key": "poison-key", "ts": "1", "data": "{not json"}

@@ -1,6 +1,6 @@
 """A consumer process for tests that kill or signal a real replica.
 
-    python tests/stream_worker.py REDIS_URL STREAM GROUP CONSUMER OUT_DIR [--hold]
+    python tests/support/stream_worker.py REDIS_URL STREAM GROUP CONSUMER OUT_DIR [--hold]
 
 Handles batches by appending each entry's key to ``OUT_DIR/handled-<consumer>``.
 With ``--hold``, the handler of the first batch writes ``OUT_DIR/holding`` and

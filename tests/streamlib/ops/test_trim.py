@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from streamlib import StreamSettings
 from streamlib.ops import trim
 from streamlib.streamids import StreamId
-from tests.helpers import read_and_ack, remaining
+from tests.support.helpers import read_and_ack, remaining
 
 positions = st.lists(
     st.tuples(st.integers(0, 30), st.sets(st.integers(0, 29), max_size=5)),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import P, Run, as_json, drain, keys_in, parts, produce, send
-from tests.helpers import read_and_ack, remaining
+from tests.streamlib.cli.conftest import P, Run, as_json, drain, keys_in, parts, produce, send
+from tests.support.helpers import read_and_ack, remaining
 
 
 def test_trim_keeps_what_the_slowest_group_needs(

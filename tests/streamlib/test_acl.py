@@ -20,7 +20,7 @@ from streamlib import (
 )
 from streamlib.cli import cli
 from streamlib.testing import LocalRedis
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
 PASSWORD = "role-Secret-7"
 
@@ -107,7 +107,7 @@ def test_rules_escape_glob_characters_and_refuse_unknown_roles() -> None:
 
 def test_docs_show_exactly_the_rules_the_code_grants() -> None:
     """docs/security.md documents each role's rule: code and docs can't drift apart."""
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
     documented = {line.split()[2]: line for line in doc.splitlines() if line.startswith("ACL ")}
     assert set(documented) == set(acl.ROLES)
     for role in acl.ROLES:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import P, Run, as_json, keys_in, parts, produce, send
-from tests.helpers import remaining
+from tests.streamlib.cli.conftest import P, Run, as_json, keys_in, parts, produce, send
+from tests.support.helpers import remaining
 
 
 def test_group_create_is_idempotent(

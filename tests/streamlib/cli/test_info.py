@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import P, Run, as_json, keys_in, parts, produce, send
+from tests.streamlib.cli.conftest import P, Run, as_json, keys_in, parts, produce, send
 
 
 def test_info_shows_stuck_entries_and_lag(

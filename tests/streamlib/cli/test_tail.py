@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import POISON, Run, as_json, parts, produce
-from tests.helpers import remaining
+from tests.streamlib.cli.conftest import POISON, Run, as_json, parts, produce
+from tests.support.helpers import remaining
 
 
 def test_tail_prints_the_newest_entries_decoded(

@@ -16,7 +16,7 @@ from streamlib import (
     decode,
 )
 from streamlib.testing import LocalRedis
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
 
 def test_batches_arrive_complete_and_in_order(

@@ -7,8 +7,8 @@ import contextlib
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import P, Run, as_json, parts, produce
-from tests.helpers import wait_for
+from tests.streamlib.cli.conftest import P, Run, as_json, parts, produce
+from tests.support.helpers import wait_for
 
 
 def died_between_batches(client: redis.Redis, settings: StreamSettings, name: str) -> None:
