@@ -22,12 +22,16 @@ Exposed on ``/metrics`` (labels ``stream``, ``group``, ``consumer``):
 ``streamlib_consumer_handle_seconds``    histogram: handler time per batch
 ``streamlib_consumer_end_to_end_seconds`` histogram: now - envelope ``ts``, per entry
 ``streamlib_consumer_progress_age_seconds`` seconds since the last successful read
+``streamlib_consumer_healthy``           1 while ``/healthz`` answers 200, else 0
 ``streamlib_group_lag``                  the group's lag (absent when Redis can't tell)
 ``streamlib_group_pending``              the group's pending entries
+``streamlib_group_oldest_pending_age_seconds`` age of the oldest pending entry (0: none)
 ======================================== =====================================
 
 Counters are read from ``ConsumerStats`` at scrape time; the group gauges are
-refreshed every ``refresh_interval`` seconds by the server's own thread.
+refreshed every ``refresh_interval`` seconds by the server's own thread. The
+oldest pending entry's age is Redis's clock minus the time in its id (when it
+was produced), so a stuck entry and an old backlog in progress both show.
 
 ``/healthz`` answers 200 while the loop made progress (a successful read,
 even an empty one) within ``health_timeout`` seconds, else 503, so an
@@ -54,6 +58,7 @@ from . import admin
 from .admin import GroupInfo
 from .consumer import BatchResult, GroupConsumer, Handler, Message
 from .settings import StreamSettings
+from .streamids import StreamId
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +118,8 @@ class ConsumerMetrics:
         self.consumer: GroupConsumer | None = None
         #: Last ``XINFO GROUPS`` row of our group (``None`` until read, or unknown).
         self.group_info: GroupInfo | None = None
+        #: Seconds since the oldest pending entry was produced (0.0: nothing pending).
+        self.oldest_pending_age: float = 0.0
         self.registry.register(_StatsCollector(self))
 
     def instrument(self, handler: Handler) -> Handler:
@@ -138,9 +145,12 @@ class ConsumerMetrics:
         self.consumer = consumer
 
     def refresh_group(self, client: redis.Redis) -> None:
-        """Read the group's lag and pending count (``XINFO GROUPS``)."""
+        """Read the group's lag and pending count (``XINFO GROUPS``) and its oldest entry's age."""
+        stream, group = self.settings.stream, self.settings.group
         try:
-            self.group_info = admin.group(client, self.settings.stream, self.settings.group)
+            self.group_info = admin.group(client, stream, group)
+            pending = self.group_info.pending if self.group_info else 0
+            self.oldest_pending_age = oldest_pending_age(client, stream, group) if pending else 0.0
         except redis.RedisError as exc:
             log.warning("could not read group info for metrics: %s", exc)
             self.group_info = None
@@ -159,6 +169,18 @@ class ConsumerMetrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
         return generate_latest(self.registry)
+
+
+def oldest_pending_age(client: redis.Redis, stream: str, group: str) -> float:
+    """Seconds from the oldest pending entry's id time to Redis's clock (0.0: none pending)."""
+    rows = client.xpending_range(stream, group, "-", "+", 1)
+    if not rows:
+        return 0.0
+    seconds, micros = client.time()
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    oldest = rows[0]["message_id"]
+    oldest_ms = StreamId.parse(oldest if isinstance(oldest, bytes | str) else str(oldest)).ms
+    return max(0, now_ms - oldest_ms) / 1000
 
 
 class _StatsCollector(Collector):
@@ -190,6 +212,13 @@ class _StatsCollector(Collector):
             )
             age.add_metric(m.labels, m.progress_age() or 0.0)
             yield age
+            healthy = GaugeMetricFamily(
+                "streamlib_consumer_healthy",
+                "1 while /healthz answers 200 (progress within the health timeout), else 0.",
+                labels=LABELS,
+            )
+            healthy.add_metric(m.labels, 1.0 if m.healthy() else 0.0)
+            yield healthy
         info = m.group_info
         group_labels = (m.settings.stream, m.settings.group)
         if info is not None:
@@ -198,6 +227,13 @@ class _StatsCollector(Collector):
             )
             pending.add_metric(group_labels, info.pending)
             yield pending
+            oldest = GaugeMetricFamily(
+                "streamlib_group_oldest_pending_age_seconds",
+                "Seconds since the oldest pending entry was produced (its id's time); 0 if none.",
+                labels=LABELS[:2],
+            )
+            oldest.add_metric(group_labels, m.oldest_pending_age)
+            yield oldest
             if info.lag is not None:
                 lag = GaugeMetricFamily(
                     "streamlib_group_lag",

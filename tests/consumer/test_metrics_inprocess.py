@@ -9,8 +9,10 @@ from collections.abc import Sequence
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from streamlib import BatchResult, Envelope, GroupConsumer, Message, StreamProducer, StreamSettings
+from streamlib.codec import encode
 from streamlib.metrics import ConsumerMetrics, MetricsServer
 from tests.helpers import wait_for
 
@@ -75,3 +77,45 @@ def test_counters_histograms_gauges_and_health(
 def test_health_timeout_must_be_positive(settings: StreamSettings) -> None:
     with pytest.raises(ValueError, match="health_timeout"):
         ConsumerMetrics(settings, health_timeout=0)
+
+
+def gauge(metrics: ConsumerMetrics, name: str) -> float:
+    """The one sample of gauge ``name`` in the exposition."""
+    for family in text_string_to_metric_families(metrics.exposition().decode()):
+        if family.name == name:
+            (sample,) = family.samples
+            return float(sample.value)
+    raise AssertionError(f"{name} not exported")
+
+
+def test_oldest_pending_age_and_healthy_gauges(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    # Ids carry the time an entry was produced: one an hour old, one just now.
+    hour_ago_ms = int(client.time()[0]) * 1000 - 3_600_000
+    producer = StreamProducer(client, settings.stream)
+    old = encode(Envelope(type="t", key="old", data={}))
+    client.xadd(settings.stream, old, id=f"{hour_ago_ms}-0")  # type: ignore[arg-type]
+    producer.send(Envelope(type="t", key="new", data={}))
+    settings = settings.replace(min_idle_ms=3_600_000)
+
+    def handler(batch: Sequence[Message]) -> BatchResult:
+        return BatchResult(failed={m.id: "try later" for m in batch if m.envelope.key == "old"})
+
+    metrics = ConsumerMetrics(settings, health_timeout=3600)
+    consumer = GroupConsumer(client, settings, metrics.instrument(handler))
+    metrics.track(consumer)
+    consumer.run(burst=True)
+    metrics.refresh_group(client)
+    age = gauge(metrics, "streamlib_group_oldest_pending_age_seconds")
+    assert 3600 <= age < 3600 + 120, age
+    assert gauge(metrics, "streamlib_consumer_healthy") == 1.0
+
+    # Acknowledged: nothing pending, the age drops to 0.
+    client.xack(settings.stream, settings.group, f"{hour_ago_ms}-0")
+    metrics.refresh_group(client)
+    assert gauge(metrics, "streamlib_group_oldest_pending_age_seconds") == 0.0
+
+    stalled = ConsumerMetrics(settings, health_timeout=0.01)
+    stalled.track(consumer)
+    wait_for(lambda: gauge(stalled, "streamlib_consumer_healthy") == 0.0, what="unhealthy")
