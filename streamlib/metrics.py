@@ -9,7 +9,8 @@ Needs prometheus-client (the ``metrics`` extra). Wiring, in this order::
     consumer.run()
     server.stop()
 
-Exposed on ``/metrics`` (labels ``stream``, ``group``, ``consumer``):
+Exposed on ``/metrics`` (labels ``stream``, ``group``, ``consumer``; group
+gauges without ``consumer``, the stream's counter with ``stream`` only):
 
 ======================================== =====================================
 ``streamlib_consumer_read_total``        entries read (new, own pending, claimed)
@@ -26,6 +27,7 @@ Exposed on ``/metrics`` (labels ``stream``, ``group``, ``consumer``):
 ``streamlib_group_lag``                  the group's lag (absent when Redis can't tell)
 ``streamlib_group_pending``              the group's pending entries
 ``streamlib_group_oldest_pending_age_seconds`` age of the oldest pending entry (0: none)
+``streamlib_stream_entries_added_total`` entries ever added to the stream (its XADD rate)
 ======================================== =====================================
 
 Counters are read from ``ConsumerStats`` at scrape time; the group gauges are
@@ -120,6 +122,8 @@ class ConsumerMetrics:
         self.group_info: GroupInfo | None = None
         #: Seconds since the oldest pending entry was produced (0.0: nothing pending).
         self.oldest_pending_age: float = 0.0
+        #: The stream's ``entries-added`` (``None`` until read, or before Redis 7).
+        self.entries_added: int | None = None
         self.registry.register(_StatsCollector(self))
 
     def instrument(self, handler: Handler) -> Handler:
@@ -145,11 +149,15 @@ class ConsumerMetrics:
         self.consumer = consumer
 
     def refresh_group(self, client: redis.Redis) -> None:
-        """Read the group's lag and pending count (``XINFO GROUPS``) and its oldest entry's age."""
+        """Read the group (``XINFO GROUPS``), its oldest pending entry and the stream's adds."""
         stream, group = self.settings.stream, self.settings.group
         try:
             self.group_info = admin.group(client, stream, group)
-            pending = self.group_info.pending if self.group_info else 0
+            if self.group_info is None:  # no stream or no group yet
+                return
+            added = client.xinfo_stream(stream).get("entries-added")
+            self.entries_added = None if added is None else int(added)
+            pending = self.group_info.pending
             self.oldest_pending_age = oldest_pending_age(client, stream, group) if pending else 0.0
         except redis.RedisError as exc:
             log.warning("could not read group info for metrics: %s", exc)
@@ -242,6 +250,14 @@ class _StatsCollector(Collector):
                 )
                 lag.add_metric(group_labels, info.lag)
                 yield lag
+            if m.entries_added is not None:
+                added = CounterMetricFamily(
+                    "streamlib_stream_entries_added",
+                    "Entries ever added to the stream (XINFO STREAM entries-added).",
+                    labels=LABELS[:1],
+                )
+                added.add_metric(group_labels[:1], m.entries_added)
+                yield added
 
 
 class MetricsServer:

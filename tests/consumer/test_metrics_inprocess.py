@@ -59,6 +59,7 @@ def test_counters_histograms_gauges_and_health(
             f'stream="{settings.stream}"}} 0.0',
             f'streamlib_group_pending{{group="g",stream="{settings.stream}"}} 1.0',
             f'streamlib_group_lag{{group="g",stream="{settings.stream}"}} 0.0',
+            f'streamlib_stream_entries_added_total{{stream="{settings.stream}"}} 10.0',
         ):
             assert line in text, text
         base = f"http://127.0.0.1:{server.port}"
