@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
 RULES = MONITORING / "alerts.yml"
 RULE_TESTS = MONITORING / "alerts.test.yml"
+PROMETHEUS = MONITORING / "prometheus.yml"
 DASHBOARD = MONITORING / "grafana" / "quotestream-consumers.json"
 IN_CI = bool(os.environ.get("CI"))
 #: Series Prometheus makes itself: the scrape's health and the alerts' state.
@@ -110,6 +112,15 @@ def exported(redis_server: Any) -> Iterator[set[str]]:
 def test_rules_pass_their_promtool_tests() -> None:
     assert "SUCCESS" in run_promtool("check", "rules", RULES.name)
     run_promtool("test", "rules", RULE_TESTS.name)
+
+
+def test_prometheus_config_is_valid_and_names_the_job_the_rules_expect() -> None:
+    run_promtool("check", "config", PROMETHEUS.name)
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    assert config["rule_files"] == [RULES.name]
+    jobs = {job["job_name"] for job in config["scrape_configs"]}
+    expected = set().union(*(re.findall(r'job="([^"]+)"', rule["expr"]) for rule in rules()))
+    assert expected and expected <= jobs
 
 
 def test_every_alert_has_a_test_case() -> None:
