@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from streamlib import ConfigError, StreamSettings
-from streamlib.clibase import settings_options
+from streamlib.cli.base import settings_options
 from streamlib.settings import load
 
 from .service import ServiceOptions, run_service

@@ -16,7 +16,7 @@ from typing import cast
 
 import redis
 
-from streamlib import ConnectionOptions, StreamSettings, admin
+from streamlib import ConnectionOptions, StreamSettings, groupinfo
 from streamlib.settings import setting_fields
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,7 +186,7 @@ class Pipeline:
             self._produced += 1
             kind = fields.get(b"type", b"").decode(errors="replace")
             self._keys.setdefault(kind, set()).add(fields.get(b"key", b"").decode(errors="replace"))
-        info = admin.group(client, s.stream, s.group)
+        info = groupinfo.group(client, s.stream, s.group)
         status = Status(
             produced=self._produced,
             distinct_keys=sum(len(keys) for keys in self._keys.values()),

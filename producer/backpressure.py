@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import redis
 
-from streamlib import admin
+from streamlib import groupinfo
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Backpressure:
         while True:
             try:
                 info = await loop.run_in_executor(
-                    None, admin.group, self.client, self.stream, self.group
+                    None, groupinfo.group, self.client, self.stream, self.group
                 )
             except redis.RedisError as exc:
                 log.warning("Backpressure: could not read the lag (%s); retrying", exc)

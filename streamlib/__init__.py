@@ -6,7 +6,6 @@ README.md for the envelope and the delivery semantics.
 
 from __future__ import annotations
 
-from .admin import GroupInfo
 from .backoff import Backoff
 from .codec import Envelope, decode, encode, fingerprint
 from .connection import ConnectionOptions, client_from_url, connect, mask_url
@@ -23,6 +22,7 @@ from .errors import (
     StreamlibError,
     StreamNotFound,
 )
+from .groupinfo import GroupInfo
 from .partitions import PartitionedConsumer, PartitionedProducer, partition_of, partition_stream
 from .producer import StreamProducer
 from .settings import StreamSettings

@@ -38,6 +38,10 @@ _dumps = jsonutil.dumps
 Fields = Mapping[bytes, bytes]
 #: The same fields as Redis sends them: name, value, name, value, ...
 FlatFields = list[bytes]
+#: One raw entry: its id and fields, as redis-py returns them (RESP2, a mapping)
+#: or, for entries read with ``rawcmd.run_raw``, as Redis sends them (a flat
+#: list). A pending entry that was deleted from the stream has empty fields.
+RawEntry = tuple[bytes, Fields | FlatFields]
 
 #: An envelope's field names, in the order ``encode`` writes them (a test
 #: holds ``encode`` to it): what ``decode_flat`` and the producer's packed

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, cast
 import redis
 
 from .backoff import Backoff
-from .codec import Envelope, Fields, FlatFields, decode, decode_flat, field_map
+from .codec import Envelope, Fields, FlatFields, RawEntry, decode, decode_flat, field_map
 from .deadletter import dead_letter_fields
 from .errors import DecodeError
 from .lease import Lease
@@ -41,11 +41,6 @@ from .rawcmd import raw_capable, run_raw
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
-
-#: One raw entry: id and fields, as redis-py returns them (RESP2, a mapping)
-#: or, for new entries read with ``run_raw``, as Redis sends them (a flat
-#: list). A pending entry that was deleted from the stream has empty fields.
-RawEntry = tuple[bytes, Fields | FlatFields]
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)  # includes LOADING
 #: Replies meaning the group (or the whole stream) is gone: recreate it.

@@ -56,9 +56,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from . import admin
-from .admin import GroupInfo
 from .consumer import BatchResult, GroupConsumer, Handler, Message
+from .groupinfo import GroupInfo, group
 from .settings import StreamSettings
 from .streamids import StreamId
 
@@ -150,15 +149,15 @@ class ConsumerMetrics:
 
     def refresh_group(self, client: redis.Redis) -> None:
         """Read the group (``XINFO GROUPS``), its oldest pending entry and the stream's adds."""
-        stream, group = self.settings.stream, self.settings.group
+        stream, name = self.settings.stream, self.settings.group
         try:
-            self.group_info = admin.group(client, stream, group)
+            self.group_info = group(client, stream, name)
             if self.group_info is None:  # no stream or no group yet
                 return
             added = client.xinfo_stream(stream).get("entries-added")
             self.entries_added = None if added is None else int(added)
             pending = self.group_info.pending
-            self.oldest_pending_age = oldest_pending_age(client, stream, group) if pending else 0.0
+            self.oldest_pending_age = oldest_pending_age(client, stream, name) if pending else 0.0
         except redis.RedisError as exc:
             log.warning("could not read group info for metrics: %s", exc)
             self.group_info = None

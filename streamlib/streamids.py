@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from .errors import ConfigError
@@ -39,3 +40,15 @@ class StreamId(NamedTuple):
 
 
 ZERO = StreamId(0, 0)
+
+
+def oldest(ids: Iterable[str | bytes | None]) -> str | None:
+    """The smallest of ``ids`` in stream order (``None``s skipped; ``None`` if none is left)."""
+    known = [StreamId.parse(i) for i in ids if i is not None]
+    return str(min(known)) if known else None
+
+
+def newest(ids: Iterable[str | bytes | None]) -> str | None:
+    """The largest of ``ids`` in stream order (``None``s skipped; ``None`` if none is left)."""
+    known = [StreamId.parse(i) for i in ids if i is not None]
+    return str(max(known)) if known else None

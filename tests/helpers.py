@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import redis
+
 from streamlib import Envelope, fingerprint
 
 T = TypeVar("T")
@@ -34,3 +36,22 @@ def quote(n: int) -> Envelope:
         key=fingerprint(text, author),
         data={"text": text, "author": author, "tags": ["t"], "n": n},
     )
+
+
+def read_and_ack(
+    client: redis.Redis, stream: str, group: str, read: int, unacked: set[int]
+) -> list[str]:
+    """Create ``group`` at 0, read ``read`` entries, ack all but the ``unacked`` indexes."""
+    client.xgroup_create(stream, group, id="0")
+    if not read:
+        return []
+    reply = client.xreadgroup(group, "c", {stream: ">"}, count=read)
+    got = [entry_id for entry_id, _ in reply[0][1]]
+    acked = [entry_id for i, entry_id in enumerate(got) if i not in unacked]
+    if acked:
+        client.xack(stream, group, *acked)
+    return [g.decode() for g in got]
+
+
+def remaining(client: redis.Redis, stream: str) -> list[str]:
+    return [entry_id.decode() for entry_id, _ in client.xrange(stream)]

@@ -29,7 +29,7 @@ import redis
 import yaml
 
 from producer.sample_site import SiteServer, generate_site
-from streamlib.admin import group as group_info
+from streamlib.groupinfo import group as group_info
 from streamlib.testing import LocalRedis, free_port
 from tests.helpers import wait_for
 

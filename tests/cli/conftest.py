@@ -2,7 +2,9 @@
 
 States are built with real processes and the real consumer: a consumer
 subprocess SIGKILLed mid-batch (pending entries), poison entries that the
-consumer dead-letters, groups read to different positions.
+consumer dead-letters, groups read to different positions. ``run`` works on
+the plain test stream, ``run4`` on the same stream as ``P`` = 4 partitions
+(``settings4``); ``produce`` and ``drain`` work on either.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import pytest
 import redis
 from click.testing import CliRunner, Result
 
-from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings
+from streamlib import GroupConsumer, Message, PartitionedProducer, StreamSettings
 from streamlib.cli import cli
+from streamlib.partitions import all_partition_settings, partition_of
 from tests.helpers import quote, wait_for
 
 STUCK_CONSUMER = Path(__file__).with_name("stuck_consumer.py")
@@ -32,8 +35,12 @@ POISON = {"v": "1", "type": "quote", "key": "poison-key", "ts": "1", "data": "{n
 Run = Callable[..., Result]
 
 
+#: Partitions of the partitioned variant of the test stream.
+P = 4
+
+
 def target_args(settings: StreamSettings) -> list[str]:
-    return [
+    args = [
         "--redis-url",
         settings.redis_url,
         "--stream",
@@ -41,18 +48,49 @@ def target_args(settings: StreamSettings) -> list[str]:
         "--group",
         settings.group,
     ]
+    if settings.partitions > 1:
+        args += ["--partitions", str(settings.partitions)]
+    return args
+
+
+def runner(settings: StreamSettings) -> Run:
+    """``run("pending", "--json")``: streamctl via CliRunner on ``settings``' stream and group."""
+    click_runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, target: bool = True) -> Result:
+        extra = target_args(settings) if target else []
+        return click_runner.invoke(cli, [*args, *extra], input=input, catch_exceptions=False)
+
+    return invoke
 
 
 @pytest.fixture
 def run(settings: StreamSettings, client: redis.Redis) -> Run:
-    """``run("pending", "--json")``: streamctl via CliRunner on the test stream and group."""
-    runner = CliRunner()
+    """streamctl on the plain test stream."""
+    return runner(settings)
 
-    def invoke(*args: str, input: str | None = None, target: bool = True) -> Result:
-        extra = target_args(settings) if target else []
-        return runner.invoke(cli, [*args, *extra], input=input, catch_exceptions=False)
 
-    return invoke
+@pytest.fixture
+def settings4(settings: StreamSettings) -> StreamSettings:
+    """The test stream as ``P`` partitions."""
+    return settings.replace(partitions=P)
+
+
+@pytest.fixture
+def run4(settings4: StreamSettings, client: redis.Redis) -> Run:
+    """streamctl on the test stream's ``P`` partitions."""
+    return runner(settings4)
+
+
+def parts(settings: StreamSettings) -> list[StreamSettings]:
+    """Each partition's settings (the stream itself when it has one)."""
+    return all_partition_settings(settings)
+
+
+def keys_in(partitions: int, wanted: set[int], n: int) -> list[int]:
+    """The first ``n`` quote numbers whose keys route to one of the ``wanted`` partitions."""
+    found = (i for i in range(10_000) if partition_of(quote(i).key, partitions) in wanted)
+    return [next(found) for _ in range(n)]
 
 
 def as_json(result: Result) -> Any:
@@ -62,7 +100,14 @@ def as_json(result: Result) -> Any:
 
 
 def produce(client: redis.Redis, settings: StreamSettings, n: int, start: int = 0) -> list[str]:
-    return StreamProducer(client, settings.stream).send_many([quote(i) for i in range(start, n)])
+    """Quotes ``start`` .. ``n - 1``, each to its partition; their ids in that order."""
+    return send(client, settings, range(start, n))
+
+
+def send(client: redis.Redis, settings: StreamSettings, numbers: Sequence[int]) -> list[str]:
+    """The quotes numbered ``numbers``, each to its partition; their ids in that order."""
+    producer = PartitionedProducer(client, settings.stream, settings.partitions)
+    return producer.send_many([quote(i) for i in numbers])
 
 
 def drain(
@@ -71,26 +116,28 @@ def drain(
     store: dict[str, Message] | None = None,
     **changes: Any,
 ) -> None:
-    """Run a real consumer to completion (burst), storing messages by key."""
+    """Run a real consumer to completion (burst) on every partition, storing messages by key."""
     sink = {} if store is None else store
 
     def handler(messages: Sequence[Message]) -> None:
         for m in messages:
             sink[m.envelope.key] = m
 
-    GroupConsumer(client, settings.replace(**changes), handler).run(burst=True)
+    for one in parts(settings.replace(**changes)):
+        GroupConsumer(client, one, handler).run(burst=True)
 
 
 @pytest.fixture
 def killed_consumer(
     client: redis.Redis, settings: StreamSettings
 ) -> Iterator[Callable[[str, int], None]]:
-    """``kill(name, batch)``: a consumer subprocess takes a batch, hangs, and is SIGKILLed."""
+    """``kill(name, batch[, stream])``: a consumer process takes a batch, hangs, is SIGKILLed."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start_and_kill(name: str, batch: int) -> None:
+    def start_and_kill(name: str, batch: int, stream: str | None = None) -> None:
         ready = f"ready-{uuid.uuid4().hex}"
-        args = [settings.redis_url, settings.stream, settings.group, name, ready, str(batch)]
+        target = stream or settings.stream
+        args = [settings.redis_url, target, settings.group, name, ready, str(batch)]
         proc = subprocess.Popen([sys.executable, str(STUCK_CONSUMER), *args])
         procs.append(proc)
         wait_for(lambda: client.get(ready) or proc.poll() is not None, what="batch in hand")

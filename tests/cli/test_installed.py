@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from streamlib import StreamProducer, StreamSettings
-from tests.cli.conftest import produce, target_args
+from streamlib import StreamSettings
+from streamlib.groupinfo import groups
+from tests.cli.conftest import keys_in, parts, produce, send, target_args
 from tests.helpers import quote, wait_for
 
 STREAMCTL = Path(sys.executable).with_name("streamctl")
@@ -59,10 +60,13 @@ def test_installed_info_json_and_exit_codes(
     assert helped.returncode == 0 and "Exit codes" in helped.stdout
 
 
+@pytest.mark.parametrize("partitions", [1, 4])
 def test_installed_tail_follow(
-    streamctl: str, client: redis.Redis, settings: StreamSettings
+    streamctl: str, client: redis.Redis, settings: StreamSettings, partitions: int
 ) -> None:
-    ids = produce(client, settings, 2)
+    """The newest entry, then one added to another partition (the last one), as JSON lines."""
+    settings = settings.replace(partitions=partitions)
+    ids = send(client, settings, keys_in(partitions, {0}, 2))
     proc = subprocess.Popen(
         [streamctl, "tail", "--follow", "--count", "1", "--json", *target_args(settings)],
         stdout=subprocess.PIPE,
@@ -81,10 +85,12 @@ def test_installed_tail_follow(
 
     try:
         wait_for(lambda: got(1), what="the newest entry")
-        assert seen[0]["id"] == ids[-1]
-        new = StreamProducer(client, settings.stream).send(quote(7))
+        assert (seen[0]["id"], seen[0]["partition"]) == (ids[-1], 0)
+        [number] = keys_in(partitions, {partitions - 1}, 1)
+        [new] = send(client, settings, [number])
         wait_for(lambda: got(2), what="the followed entry")
-        assert seen[1]["id"] == new and seen[1]["key"] == quote(7).key
+        assert seen[1]["id"] == new and seen[1]["key"] == quote(number).key
+        assert seen[1]["partition"] == partitions - 1
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=30)
@@ -95,4 +101,4 @@ def test_installed_tail_follow(
         if proc.stdout is not None:
             proc.stdout.close()
     assert code == 0, err
-    assert not client.xinfo_groups(settings.stream)  # followed without joining a group
+    assert not any(groups(client, p.stream) for p in parts(settings))  # joined no group

@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 import redis
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
 
-from streamlib import StreamSettings, retention
-from tests.cli.conftest import Run, as_json, drain, produce
-
-
-def read_and_ack(
-    client: redis.Redis, stream: str, group: str, read: int, unacked: set[int]
-) -> list[str]:
-    """Create ``group`` at 0, read ``read`` entries, ack all but the ``unacked`` indexes."""
-    client.xgroup_create(stream, group, id="0")
-    if not read:
-        return []
-    reply = client.xreadgroup(group, "c", {stream: ">"}, count=read)
-    got = [entry_id for entry_id, _ in reply[0][1]]
-    acked = [entry_id for i, entry_id in enumerate(got) if i not in unacked]
-    if acked:
-        client.xack(stream, group, *acked)
-    return [g.decode() for g in got]
-
-
-def remaining(client: redis.Redis, stream: str) -> list[str]:
-    return [entry_id.decode() for entry_id, _ in client.xrange(stream)]
+from streamlib import StreamSettings
+from tests.cli.conftest import P, Run, as_json, drain, keys_in, parts, produce, send
+from tests.helpers import read_and_ack, remaining
 
 
 def test_trim_keeps_what_the_slowest_group_needs(
@@ -88,69 +65,40 @@ def test_trim_usage_and_missing_stream(run: Run, client: redis.Redis) -> None:
     assert run("trim", "--acked").exit_code == 3
 
 
-positions = st.lists(
-    st.tuples(st.integers(0, 30), st.sets(st.integers(0, 29), max_size=5)),
-    min_size=1,
-    max_size=3,
-)
+def test_trim_across_partitions(run4: Run, client: redis.Redis, settings4: StreamSettings) -> None:
+    """Each partition keeps what its own groups still need; a missing one is a row of zeros."""
+    ps = parts(settings4)
+    send(client, settings4, keys_in(P, {0, 1, 2}, 30))  # nothing routed to partition 3
+    ids = {i: remaining(client, ps[i].stream) for i in range(3)}
+    read_and_ack(client, ps[0].stream, settings4.group, len(ids[0]), set())  # all acked
+    read_and_ack(client, ps[1].stream, settings4.group, 4, {2})  # needs from its 3rd entry
+    read_and_ack(client, ps[2].stream, settings4.group, 0, set())  # read nothing yet
 
+    dry = as_json(run4("trim", "--acked", "--dry-run", "--json"))
+    assert [p["removed"] for p in dry["partitions"]] == [len(ids[0]), 2, 0, 0]
+    assert dry["removed"] == len(ids[0]) + 2 and dry["length_before"] == 30
+    assert dry["partitions"][1]["threshold"] == ids[1][2]
+    assert dry["partitions"][3] == {
+        "partition": 3, "stream": ps[3].stream, "length_before": 0, "threshold": None,
+        "removed": 0,
+    }  # fmt: skip
+    assert {g["partition"] for g in dry["groups"]} == {0, 1, 2}
+    assert all(remaining(client, ps[i].stream) == ids[i] for i in range(3))
 
-@hsettings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(
-    n=st.integers(1, 30),
-    groups=positions,
-    setid=st.none() | st.integers(0, 30),
-    rewind=st.none() | st.integers(0, 30),
-)
-def test_trim_never_removes_a_needed_entry(
-    client: redis.Redis,
-    n: int,
-    groups: list[tuple[int, set[int]]],
-    setid: int | None,
-    rewind: int | None,
-) -> None:
-    """Random group positions and pending sets; also groups placed or rewound by SETID
-    (their entries-read and lag become unknown: trim goes by ids, not counters)."""
-    stream = f"prop-{uuid.uuid4().hex[:8]}"
-    ids = [client.xadd(stream, {"n": str(i)}).decode() for i in range(n)]
-    # What each group still needs, as indexes: its pending ones, and all from `next`.
-    pending: dict[str, set[int]] = {}
-    next_index: dict[str, int] = {}
-    for number, (read, unacked) in enumerate(groups):
-        read = min(read, n)
-        read_and_ack(client, stream, f"g{number}", read, unacked)
-        pending[f"g{number}"] = {i for i in unacked if i < read}
-        next_index[f"g{number}"] = read
-    if setid is not None:  # a group placed by XGROUP CREATE at an id, never read
-        position = min(setid, n)
-        client.xgroup_create(stream, "placed", id=ids[position - 1] if position else "0")
-        pending["placed"], next_index["placed"] = set(), position
-    if rewind is not None:  # g0 moved (back or forth) by SETID; keeps its pending list
-        position = min(rewind, n)
-        client.xgroup_setid(stream, "g0", ids[position - 1] if position else "0")
-        next_index["g0"] = position
-    needed = {ids[i] for g in pending for i in pending[g] | set(range(next_index[g], n))}
-    first_needed = min(min([next_index[g], *pending[g]]) for g in pending)
+    table = run4("trim", "--acked").stdout
+    assert table.splitlines()[0].split()[:2] == ["PARTITION", "GROUP"]
+    assert table.rstrip().endswith(f"removed {len(ids[0]) + 2} of 30 entries")
+    assert remaining(client, ps[0].stream) == []
+    assert remaining(client, ps[1].stream) == ids[1][2:]
+    assert remaining(client, ps[2].stream) == ids[2]
 
-    result = retention.trim_acked(client, stream)
-
-    left = set(remaining(client, stream))
-    assert needed <= left, f"removed needed entries: {sorted(needed - left)}"
-    assert result.removed == first_needed == n - len(left)  # and nothing more is kept
-    client.delete(stream)
-
-
-def test_threshold_is_the_minimum_over_groups() -> None:
-    from streamlib.streamids import StreamId
-
-    a = retention.GroupNeed("a", StreamId(5, 2), None)
-    b = retention.GroupNeed("b", StreamId(9, 0), StreamId(3, 1))
-    assert a.needs_from == StreamId(5, 3)
-    assert b.needs_from == StreamId(3, 1)
-    assert retention.trim_threshold([a, b]) == StreamId(3, 1)
-    assert retention.trim_threshold([]) is None
-    assert StreamId(7, 2**64 - 1).successor() == StreamId(8, 0)
+    client.xgroup_destroy(ps[2].stream, settings4.group)  # partition 2: entries, no group
+    refused = run4("trim", "--acked")
+    assert refused.exit_code == 1 and f"stream {ps[2].stream!r} has no consumer group" in (
+        refused.stderr
+    )
+    assert remaining(client, ps[1].stream) == ids[1][2:]  # refused before trimming anything
+    one = as_json(run4("trim", "--acked", "--partition", "1", "--json"))
+    assert [p["partition"] for p in one["partitions"]] == [1] and one["removed"] == 0
+    forced = as_json(run4("trim", "--acked", "--force", "--partition", "2", "--json"))
+    assert forced["removed"] == len(ids[2]) and client.xlen(ps[2].stream) == 0

@@ -1,27 +1,26 @@
-"""``streamctl`` across the partitions of a stream on the cluster, and on one of them."""
+"""``streamctl`` over the six partitions of a stream on a three-master Redis Cluster."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import redis
 from click.testing import CliRunner
 
-from streamlib import PartitionedProducer, StreamSettings
+from streamlib import GroupConsumer, Message, PartitionedProducer, StreamSettings
 from streamlib.cli import cli
-from streamlib.deadletter import dead_letter_fields
 from streamlib.partitions import all_partition_settings
+from streamlib.testing import LocalCluster
+from tests.cli.conftest import POISON, target_args
 from tests.helpers import quote
 
 TOTAL = 600
 
 
-def streamctl(s: StreamSettings, *args: str, partitions: bool = True) -> tuple[int, str]:
-    target = ["--redis-url", s.redis_url, "--stream", s.stream, "--group", s.group]
-    if partitions:
-        target += ["--partitions", str(s.partitions)]
-    result = CliRunner().invoke(cli, [*args, *target], catch_exceptions=False)
+def streamctl(s: StreamSettings, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, *target_args(s)], catch_exceptions=False)
     return result.exit_code, result.output
 
 
@@ -31,71 +30,82 @@ def doc(s: StreamSettings, *args: str) -> Any:
     return json.loads(out)
 
 
-def test_info_pending_dead_and_trim_across_partitions(
-    cluster_client: redis.Redis, cluster_settings: StreamSettings
+def drain(client: redis.Redis, one: StreamSettings) -> None:
+    """The real consumer on one partition, to the end (the stuck entries stay pending)."""
+
+    def handler(batch: Sequence[Message]) -> None:
+        return None
+
+    GroupConsumer(client, one.replace(consumer="worker", min_idle_ms=3_600_000), handler).run(
+        burst=True
+    )
+
+
+def test_info_pending_dead_replay_and_trim_across_the_cluster(
+    cluster: LocalCluster, cluster_client: redis.Redis, cluster_settings: StreamSettings
 ) -> None:
     s = cluster_settings
-    parts = all_partition_settings(s)
+    ps = all_partition_settings(s)
+    assert (
+        len({cluster.node_for_slot(cluster_client.cluster_keyslot(p.stream)).port for p in ps}) == 3
+    )
     PartitionedProducer(cluster_client, s.stream, s.partitions).send_many(
         quote(n) for n in range(TOTAL)
     )
-    lengths = [int(cluster_client.xlen(p.stream)) for p in parts]
-    assert sum(lengths) == TOTAL
-    for p in parts:  # 5 entries pending with "stuck" in every partition
+    bad = {i: cluster_client.xadd(ps[i].stream, POISON).decode() for i in (1, 4)}  # type: ignore[arg-type]
+    lengths = [int(cluster_client.xlen(p.stream)) for p in ps]
+    assert sum(lengths) == TOTAL + 2
+    for p in ps:  # "stuck" holds the first 5 entries of every partition, then dies
         cluster_client.xgroup_create(p.stream, p.group, id="0")
         cluster_client.xreadgroup(p.group, "stuck", {p.stream: ">"}, count=5)
-    # Partition 0 read to its end and acknowledged: trimmable.
-    rest = cluster_client.xreadgroup(parts[0].group, "done", {parts[0].stream: ">"})
-    pending0 = [
-        r["message_id"]
-        for r in cluster_client.xpending_range(parts[0].stream, s.group, "-", "+", 10)
+    stuck0 = [
+        r["message_id"] for r in cluster_client.xpending_range(ps[0].stream, s.group, "-", "+", 5)
     ]
-    cluster_client.xack(parts[0].stream, s.group, *pending0, *(i for i, _ in rest[0][1]))
-    cluster_client.xadd(
-        parts[3].dead_letters,
-        dead_letter_fields(
-            orig_id="1-0", orig_stream=parts[3].stream, group=s.group, consumer="c",
-            deliveries=6, reason="for the test", fields={b"k": b"v"},
-        ),
-    )  # fmt: skip
+    cluster_client.xack(ps[0].stream, s.group, *stuck0)
+    for p in ps:
+        drain(cluster_client, p)  # acks the rest, dead-letters the two poison entries
 
     info = doc(s, "info")
-    assert (info["length"], info["dead_letters"]) == (TOTAL, 1)
-    assert info["pending"] == 5 * 5
-    assert info["lag"] == TOTAL - lengths[0] - 5 * 5
-    rows = info["partitions"]
-    assert [r["stream"] for r in rows] == [p.stream for p in parts]
-    assert [r["group"]["pending"] for r in rows] == [0] + [5] * 5
-    assert [r["group"]["lag"] for r in rows] == [0] + [n - 5 for n in lengths[1:]]
-    assert rows[3]["dead_letters"] == 1
+    assert (info["length"], info["dead_letters"]["length"]) == (TOTAL + 2, 2)
+    assert [p["stream"] for p in info["partitions"]] == [p.stream for p in ps]
+    assert [p["dead_letters"] for p in info["partitions"]] == [0, 1, 0, 0, 1, 0]
+    assert [(g["partition"], g["pending"], g["lag"]) for g in info["groups"]] == [
+        (i, 0 if i == 0 else 5, 0) for i in range(6)
+    ]
     code, text = streamctl(s, "info")
-    assert code == 0 and "PARTITION" in text and parts[5].stream in text
-
-    one = doc(s, "info", "--partition", "2")
-    assert one["stream"] == parts[2].stream and one["length"] == lengths[2]
-    assert one["groups"][0]["pending"] == 5
+    assert code == 0 and "PARTITION" in text and ps[5].stream in text
 
     pending = doc(s, "pending")
     assert pending["pending"] == 25
-    assert pending["consumers"][-1]["consumer"] == "stuck"
-    assert pending["consumers"][-1]["pending"] == 25
-    details = doc(s, "pending", "--details", "--count", "7")
-    assert len(details["entries"]) == 7
-    assert {e["partition"] for e in details["entries"]} == {1, 2}
+    assert [p["pending"] for p in pending["partitions"]] == [0, 5, 5, 5, 5, 5]
+    assert {(c["partition"], c["consumer"]) for c in pending["consumers"]} == {
+        (i, "stuck") for i in range(1, 6)
+    }
+    details = doc(s, "pending", "--details", "--count", "7")["entries"]
+    assert len(details) == 7
+    order = [tuple(map(int, e["id"].split("-"))) for e in details]
+    assert order == sorted(order)  # oldest first over all partitions
+    assert {c["name"] for c in doc(s, "consumers", "--partition", "3")["consumers"]} == {
+        "stuck",
+        "worker",
+    }
 
-    dead = doc(s, "dead", "list")
-    assert dead["length"] == 1 and dead["dead_letters"][0]["partition"] == 3
+    dead = doc(s, "dead", "list")["dead_letters"]
+    assert {d["partition"]: d["orig_id"] for d in dead} == bad
+    refs = [f"{d['partition']}/{d['id']}" for d in dead]
+    replayed = doc(s, "dead", "replay", *refs)["replayed"]
+    assert sorted(r["partition"] for r in replayed) == [1, 4]
+    for r in replayed:  # back on its own partition, in that partition's slot
+        assert cluster_client.xrange(ps[r["partition"]].stream, r["new_id"], r["new_id"])
+    assert doc(s, "dead", "list")["length"] == 0
 
     dry = doc(s, "trim", "--acked", "--dry-run")
-    assert dry["removed"] == lengths[0]
-    assert [p["result"]["removed"] for p in dry["partitions"]] == [lengths[0]] + [0] * 5
+    assert [p["removed"] for p in dry["partitions"]] == [lengths[0], 0, 0, 0, 0, 0]
     done = doc(s, "trim", "--acked")
-    assert done["removed"] == lengths[0]
-    assert cluster_client.xlen(parts[0].stream) == 0
+    assert done["removed"] == lengths[0] and cluster_client.xlen(ps[0].stream) == 0
+    assert [int(cluster_client.xlen(p.stream)) for p in ps[1:]] == [
+        n + (1 if i in bad else 0) for i, n in enumerate(lengths) if i
+    ]  # replayed entries added, nothing any group still needs removed
 
-    code, out = streamctl(s, "consumers")
-    assert code == 1 and "not yet supported" in out and "--partition" in out
-    code, out = streamctl(s, "consumers", "--partition", "1", "--json")
-    assert code == 0 and {c["name"] for c in json.loads(out)["consumers"]} == {"stuck"}
     code, out = streamctl(s, "info", "--partition", "6")
     assert code == 1 and "between 0 and 5" in out

@@ -23,7 +23,7 @@ from typing import Any
 import redis
 
 from streamlib import StreamProducer
-from streamlib.admin import group as group_info
+from streamlib.groupinfo import group as group_info
 from tests.helpers import quote, wait_for
 
 #: The console script next to this interpreter (installed by ``pip install -e``).

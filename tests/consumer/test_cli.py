@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from consumer.__main__ import main
 from streamlib import StreamSettings
-from streamlib.admin import group as group_info
+from streamlib.groupinfo import group as group_info
 from streamlib.testing import LocalRedis, free_port
 from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_count, sqlite_rows
 from tests.helpers import quote

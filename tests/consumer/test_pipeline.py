@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from producer.sample_site import SiteServer, generate_site
-from streamlib.admin import group as group_info
+from streamlib.groupinfo import group as group_info
 from tests.helpers import wait_for
 from tests.producer.conftest import run_crawl
 

@@ -14,7 +14,7 @@ from streamlib.connection import client_from_url
 from streamlib.durations import parse_duration_ms
 from streamlib.errors import ConfigError
 from streamlib.testing import LocalRedis, free_port
-from tests.cli.conftest import POISON, Run, as_json, produce
+from tests.cli.conftest import POISON, Run, as_json, parts, produce
 
 SECRET = "s3cret-Pa55"
 
@@ -140,3 +140,34 @@ def test_password_never_printed(
     assert refused.exit_code == 2 and "refused the credentials" in refused.stderr
     outputs.append(refused.output)
     assert not any(SECRET in out for out in outputs)
+
+
+def test_missing_stream_or_group_across_partitions_exits_3(
+    run4: Run, client: redis.Redis, settings4: StreamSettings
+) -> None:
+    for args in (
+        ["info"], ["pending"], ["consumers"], ["reclaim", "--min-idle", "1"], ["tail"],
+        ["trim", "--acked"], ["group", "destroy", "--yes"],
+    ):  # fmt: skip
+        result = run4(*args)
+        assert result.exit_code == 3, (args, result.output)
+        assert "none of its 4 partitions exists" in result.stderr
+    produce(client, settings4, 8)
+    for args in (["pending"], ["consumers", "prune", "--idle", "1s"], ["group", "setid", "0"]):
+        result = run4(*args)
+        assert result.exit_code == 3, (args, result.output)
+        assert f"group {settings4.group!r} not found on any of the 4 partitions" in result.stderr
+
+
+def test_env_vars_select_the_partitions(client: redis.Redis, settings4: StreamSettings) -> None:
+    produce(client, settings4, 8)
+    env = {
+        "REDIS_URL": settings4.redis_url,
+        "STREAM": settings4.stream,
+        "PARTITIONS": str(settings4.partitions),
+    }
+    doc = as_json(CliRunner().invoke(cli, ["info", "--json"], env=env))
+    assert [p["stream"] for p in doc["partitions"]] == [p.stream for p in parts(settings4)]
+    assert doc["length"] == 8
+    bad = CliRunner().invoke(cli, ["info", "--partition", "4"], env=env)
+    assert bad.exit_code == 1 and "between 0 and 3" in bad.stderr

@@ -1,9 +1,13 @@
 """The plumbing of ``streamctl``: exit codes, error mapping, shared options, value types.
 
-Every command gets ``--redis-url/--stream/--group/--dead-letter-stream/--timeout/--json``
-through ``common_options`` and works on a ``Ctl``; failures from streamlib and
-redis-py become ``CommandError``s with the documented exit codes, their
-messages scrubbed of the Redis password.
+Every command gets ``--redis-url/--stream/--group/--dead-letter-stream/--partitions/
+--partition/--timeout/--json`` through ``common_options`` (the options, their
+variables and help generated from the settings tables, ``settings_options``;
+the environment is read by ``streamlib.settings`` alone) and works on a
+``Ctl``: the stream's settings, the partition chosen (``None``: all of them)
+and the output mode. Failures from streamlib and redis-py become
+``CommandError``s with the documented exit codes, their messages scrubbed of
+the Redis password.
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from . import clifmt
-from .connection import mask_secrets
-from .durations import parse_duration_ms
-from .errors import ConfigError, NotFound, RedisUnavailable, StreamlibError
-from .partitions import partition_settings
-from .settings import StreamSettings, setting_fields
-from .streamids import StreamId
+from ..connection import mask_secrets
+from ..durations import parse_duration_ms
+from ..errors import ConfigError, NotFound, RedisUnavailable, StreamlibError
+from ..partitions import partition_settings
+from ..settings import StreamSettings, load, setting, setting_fields
+from ..streamids import StreamId
+from . import output
 
 EXIT_OK = 0
 EXIT_USAGE = 1
@@ -107,38 +111,19 @@ class StreamctlGroup(click.Group):
         sys.exit(result if isinstance(result, int) else EXIT_OK)
 
 
-# -- the options every command takes ------------------------------------------------
-
-_COMMON = (
-    "redis_url",
-    "stream",
-    "group",
-    "dead_letter_stream",
-    "partitions",
-    "partition",
-    "timeout",
-    "as_json",
-)
-
-#: Commands that work across all partitions at once; the others need ``--partition N``.
-ACROSS_PARTITIONS = frozenset({"info", "pending", "trim", "dead_list"})
+# -- what a command works on ---------------------------------------------------------
 
 
 @dataclasses.dataclass
 class Ctl:
-    """What a command works on: settings, a lazily connected client, the output mode."""
+    """What a command works on: the stream's settings, the partition(s), the output mode."""
 
     settings: StreamSettings
     timeout: float
     as_json: bool
-    _client: redis.Redis | None = None
-    #: The partition chosen with ``--partition`` (``settings`` is then that partition's).
+    #: The partition chosen with ``--partition``; ``None``: every partition.
     partition: int | None = None
-
-    @property
-    def across_partitions(self) -> bool:
-        """Whether the command is to work on every partition (P > 1, no ``--partition``)."""
-        return self.settings.partitions > 1
+    _client: redis.Redis | None = None
 
     @property
     def client(self) -> redis.Redis:
@@ -151,10 +136,39 @@ class Ctl:
         if self._client is not None:
             self._client.close()
 
+    @property
+    def partitioned(self) -> bool:
+        """Whether the stream has several partitions (output then names them)."""
+        return self.settings.partitions > 1
+
+    @property
+    def where(self) -> str:
+        """The stream as a person reads it: ``quotes``, ``quotes (4 partitions)``, ..."""
+        s = self.settings
+        if not self.partitioned:
+            return s.stream
+        if self.partition is None:
+            return f"{s.stream} ({s.partitions} partitions)"
+        return f"{s.stream} (partition {self.partition} of {s.partitions})"
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+        """A table of rows that start with their partition (see ``output.partition_table``)."""
+        return output.partition_table(headers, rows, partitioned=self.partitioned)
+
+    def ref(self, partition: int, entry_id: str) -> str:
+        """``N/ID`` on a partitioned stream, ``ID`` on a plain one."""
+        return output.ref(partition, entry_id, partitioned=self.partitioned)
+
+    def lines(self, rows: Sequence[tuple[int, str]]) -> str:
+        """One line per partition, prefixed ``partition N:`` on a partitioned stream."""
+        return "\n".join(f"partition {p}: {line}" if self.partitioned else line for p, line in rows)
+
     def emit(self, document: Any, render: Callable[[], str]) -> None:
         """The JSON document with ``--json``, else the readable text."""
-        click.echo(clifmt.dumps(document) if self.as_json else render())
+        click.echo(output.dumps(document) if self.as_json else render())
 
+
+# -- the options every command takes ------------------------------------------------
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -194,8 +208,25 @@ def settings_options(cls: type, *names: str) -> Callable[[F], F]:
     return decorate
 
 
+@dataclasses.dataclass(frozen=True)
+class CtlOptions:
+    """What ``streamctl`` needs beyond ``StreamSettings`` (``load(CtlOptions)`` reads them)."""
+
+    timeout: float = setting(
+        5.0, env="STREAMCTL_TIMEOUT", help="Seconds to keep trying to reach Redis."
+    )
+
+    def __post_init__(self) -> None:
+        if self.timeout < 0.1:
+            raise ConfigError(f"timeout must be >= 0.1 s, got {self.timeout:g}")
+
+
+_STREAM_SETTINGS = ("redis_url", "stream", "group", "dead_letter_stream", "partitions")
+_COMMON = (*_STREAM_SETTINGS, "partition", "timeout", "as_json")
+
+
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --redis-url/--stream/--group/--dead-letter-stream/--timeout/--json; pass a ``Ctl``.
+    """Add the options every command takes (see the module doc); pass a ``Ctl``.
 
     A subcommand takes the values given to its parent group when it wasn't
     given its own (``streamctl consumers --stream s prune`` works too).
@@ -217,53 +248,37 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             # Flags, then the environment (REDIS_URL, REDIS_PASSWORD_FILE & co.), then defaults.
             settings = StreamSettings.from_env(
-                redis_url=common["redis_url"],
-                stream=common["stream"],
-                group=common["group"],
-                dead_letter_stream=common["dead_letter_stream"] or None,
-                partitions=common["partitions"],
-                consumer="streamctl",
+                consumer="streamctl", **{name: common[name] for name in _STREAM_SETTINGS}
             )
             ctx.meta["streamctl.url"] = settings.redis_url
+            options = load(CtlOptions, timeout=common["timeout"])
             if common["partition"] is not None:
-                # One partition: every command works on it as on a plain stream.
-                settings = partition_settings(settings, common["partition"])
+                partition_settings(settings, common["partition"])  # in range?
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
-        if settings.partitions > 1 and func.__name__ not in ACROSS_PARTITIONS:
-            raise CommandError(
-                f"{ctx.command_path} across partitions is not yet supported; "
-                "give --partition N for one partition"
-            )
-        ctl = Ctl(settings, common["timeout"], common["as_json"], partition=common["partition"])
+        ctl = Ctl(settings, options.timeout, common["as_json"], common["partition"])
         try:
             return func(ctl, **kwargs)
         finally:
             ctl.close()
 
     options = [
-        settings_options(
-            StreamSettings, "redis_url", "stream", "group", "dead_letter_stream", "partitions"
-        ),
+        settings_options(StreamSettings, *_STREAM_SETTINGS),
         click.option(
             "--partition",
             type=click.IntRange(min=0),
             default=None,
             help="Work on partition N only [default: all].",
         ),
-        click.option(
-            "--timeout",
-            envvar="STREAMCTL_TIMEOUT",
-            type=click.FloatRange(min=0.1),
-            default=5.0,
-            show_default=True,
-            help="Seconds to keep trying to reach Redis.",
-        ),
+        settings_options(CtlOptions, "timeout"),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON document."),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
+
+
+# -- value types ----------------------------------------------------------------------
 
 
 class Duration(click.ParamType[int, Any]):

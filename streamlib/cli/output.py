@@ -1,4 +1,10 @@
-"""Output of ``streamctl``: aligned text tables, and values made JSON-safe."""
+"""Output of ``streamctl``: aligned text tables, and values made JSON-safe.
+
+Rows that belong to a partition carry its index first. On a stream of more
+than one partition the tables show it in a PARTITION column and ids are
+written ``N/ID`` where a table can't say the partition; on a plain stream
+both are left out, so its output is the same as it always was.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .deadletter import DeadLetter
-from .streamids import StreamId
+from ..deadletter import DeadLetter
+from ..streamids import StreamId
+
+PARTITION = "PARTITION"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -24,6 +32,25 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     )
 
 
+def partition_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], *, partitioned: bool
+) -> str:
+    """``table`` of rows whose first cell is a partition: a PARTITION column, or none."""
+    if partitioned:
+        return table([PARTITION, *headers], rows)
+    return table(headers, [row[1:] for row in rows])
+
+
+def ref(partition: int, entry_id: str, *, partitioned: bool) -> str:
+    """An entry id that names its partition when there are several: ``N/ID``, else ``ID``."""
+    return f"{partition}/{entry_id}" if partitioned else entry_id
+
+
+def span(names: Sequence[str]) -> str:
+    """One name, or the first and the last of several (``{s:0}:dead .. {s:3}:dead``)."""
+    return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
+
+
 def pairs(items: Sequence[tuple[str, object]]) -> str:
     """``name  value`` lines, names aligned."""
     width = max((len(k) for k, _ in items), default=0)
@@ -32,6 +59,11 @@ def pairs(items: Sequence[tuple[str, object]]) -> str:
 
 def _cell(value: object) -> str:
     return "-" if value is None else str(value)
+
+
+def unknown(value: int | None) -> object:
+    """A count Redis can't always give: ``unknown`` in tables, never 0."""
+    return "unknown" if value is None else value
 
 
 def size(nbytes: int | None) -> str:

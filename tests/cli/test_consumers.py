@@ -1,11 +1,11 @@
-"""consumers, consumers prune and reclaim against real stuck and idle consumers."""
+"""consumers and consumers prune against real stuck and idle consumers."""
 
 from __future__ import annotations
 
 import redis
 
 from streamlib import StreamSettings
-from tests.cli.conftest import Run, as_json, drain, produce
+from tests.cli.conftest import P, Run, as_json, drain, parts, produce
 from tests.helpers import wait_for
 
 
@@ -75,37 +75,39 @@ def test_prune_takes_options_before_the_subcommand(
     assert [c["name"] for c in as_json(result)["consumers"]] == ["gone"]
 
 
-def test_reclaim_moves_a_dead_consumers_entries(
-    run: Run, client: redis.Redis, settings: StreamSettings, killed_consumer
+def test_consumers_and_prune_across_partitions(
+    run4: Run, client: redis.Redis, settings4: StreamSettings, killed_consumer
 ) -> None:
-    ids = produce(client, settings, 5)
-    killed_consumer("dead-replica", 3)
-    assert as_json(run("reclaim", "--min-idle", "1h", "--json"))["moved"] == []
-
+    """A replica is a consumer on every partition; prune judges each partition apart."""
+    ps = parts(settings4)
+    produce(client, settings4, 40)
+    drain(client, settings4, consumer="finished", min_idle_ms=3_600_000)  # all 4 read, acked
+    produce(client, settings4, 60, start=40)
+    killed_consumer("stuck", 2, ps[0].stream)  # holds 2 entries of partition 0 only
     wait_for(
-        lambda: as_json(run("pending", "--min-idle", "150", "--json"))["entries"],
-        what="entries idle 150ms",
+        lambda: all(c["idle_ms"] >= 300 for c in as_json(run4("consumers", "--json"))["consumers"]),
+        what="every consumer idle",
     )
-    doc = as_json(run("reclaim", "--min-idle", "150", "--to", "rescuer", "--json"))
-    assert doc["to"] == "rescuer"
-    assert [m["id"] for m in doc["moved"]] == ids[:3]
-    assert {(m["from_consumer"], m["deliveries"]) for m in doc["moved"]} == {("dead-replica", 1)}
-    entries = as_json(run("pending", "--details", "--json"))["entries"]
-    assert {(e["consumer"], e["deliveries"]) for e in entries} == {("rescuer", 1)}
 
-    # A live consumer of that name takes them on start and acknowledges them.
-    drain(client, settings, consumer="rescuer")
-    assert as_json(run("pending", "--json"))["pending"] == 0
+    found = as_json(run4("consumers", "--json"))["consumers"]
+    assert sorted((c["partition"], c["name"], c["pending"]) for c in found) == [
+        (0, "finished", 0), (0, "stuck", 2), (1, "finished", 0), (2, "finished", 0),
+        (3, "finished", 0),
+    ]  # fmt: skip
+    lines = run4("consumers").stdout.splitlines()
+    assert lines[0].split() == ["PARTITION", "CONSUMER", "PENDING", "IDLE", "INACTIVE"]
 
-
-def test_reclaim_table_and_deleted_entries(
-    run: Run, client: redis.Redis, settings: StreamSettings, killed_consumer
-) -> None:
-    ids = produce(client, settings, 3)
-    killed_consumer("dead-replica", 2)
-    client.xdel(settings.stream, ids[1])
-    wait_for(lambda: as_json(run("pending", "--min-idle", "50", "--json"))["entries"])
-    out = run("reclaim", "--min-idle", "50").stdout
-    assert "moved 1 entries to streamctl" in out
-    assert ids[0] in out
-    assert f"dropped 1 pending ids of deleted entries: {ids[1]}" in out
+    dry = as_json(run4("consumers", "prune", "--idle", "300ms", "--dry-run", "--json"))
+    assert {(d["partition"], d["name"], d["action"]) for d in dry["consumers"]} == {
+        *((i, "finished", "would delete") for i in range(P)),
+        (0, "stuck", "kept"),
+    }
+    one = as_json(run4("consumers", "prune", "--idle", "300ms", "--partition", "3", "--json"))
+    assert [(d["partition"], d["action"]) for d in one["consumers"]] == [(3, "deleted")]
+    done = as_json(run4("consumers", "prune", "--idle", "300ms", "--json"))["consumers"]
+    assert sorted((d["partition"], d["name"]) for d in done if d["action"] == "deleted") == [
+        (0, "finished"), (1, "finished"), (2, "finished"),
+    ]  # fmt: skip
+    left = as_json(run4("consumers", "--json"))["consumers"]
+    assert [(c["partition"], c["name"]) for c in left] == [(0, "stuck")]
+    assert as_json(run4("pending", "--json"))["pending"] == 2  # nothing was dropped
