@@ -212,51 +212,53 @@ class _StatsCollector(Collector):
             errors.add_metric((*m.labels, "redis"), stats.redis_errors)
             errors.add_metric((*m.labels, "group_recreated"), stats.groups_recreated)
             yield errors
-            age = GaugeMetricFamily(
+            yield _gauge(
                 "streamlib_consumer_progress_age_seconds",
                 "Seconds since the last successful read (even an empty one).",
-                labels=LABELS,
+                m.labels,
+                m.progress_age() or 0.0,
             )
-            age.add_metric(m.labels, m.progress_age() or 0.0)
-            yield age
-            healthy = GaugeMetricFamily(
+            yield _gauge(
                 "streamlib_consumer_healthy",
                 "1 while /healthz answers 200 (progress within the health timeout), else 0.",
-                labels=LABELS,
+                m.labels,
+                1.0 if m.healthy() else 0.0,
             )
-            healthy.add_metric(m.labels, 1.0 if m.healthy() else 0.0)
-            yield healthy
         info = m.group_info
+        if info is None:
+            return
         group_labels = (m.settings.stream, m.settings.group)
-        if info is not None:
-            pending = GaugeMetricFamily(
-                "streamlib_group_pending", "Pending entries of the group.", labels=LABELS[:2]
+        yield _gauge(
+            "streamlib_group_pending", "Pending entries of the group.", group_labels, info.pending
+        )
+        yield _gauge(
+            "streamlib_group_oldest_pending_age_seconds",
+            "Seconds since the oldest pending entry was produced (its id's time); 0 if none.",
+            group_labels,
+            m.oldest_pending_age,
+        )
+        if info.lag is not None:
+            yield _gauge(
+                "streamlib_group_lag",
+                "Entries not yet delivered to the group.",
+                group_labels,
+                info.lag,
             )
-            pending.add_metric(group_labels, info.pending)
-            yield pending
-            oldest = GaugeMetricFamily(
-                "streamlib_group_oldest_pending_age_seconds",
-                "Seconds since the oldest pending entry was produced (its id's time); 0 if none.",
-                labels=LABELS[:2],
+        if m.entries_added is not None:
+            added = CounterMetricFamily(
+                "streamlib_stream_entries_added",
+                "Entries ever added to the stream (XINFO STREAM entries-added).",
+                labels=LABELS[:1],
             )
-            oldest.add_metric(group_labels, m.oldest_pending_age)
-            yield oldest
-            if info.lag is not None:
-                lag = GaugeMetricFamily(
-                    "streamlib_group_lag",
-                    "Entries not yet delivered to the group.",
-                    labels=LABELS[:2],
-                )
-                lag.add_metric(group_labels, info.lag)
-                yield lag
-            if m.entries_added is not None:
-                added = CounterMetricFamily(
-                    "streamlib_stream_entries_added",
-                    "Entries ever added to the stream (XINFO STREAM entries-added).",
-                    labels=LABELS[:1],
-                )
-                added.add_metric(group_labels[:1], m.entries_added)
-                yield added
+            added.add_metric(group_labels[:1], m.entries_added)
+            yield added
+
+
+def _gauge(name: str, doc: str, labels: Sequence[str], value: float) -> GaugeMetricFamily:
+    """A gauge with one sample, labelled with the first ``len(labels)`` of ``LABELS``."""
+    gauge = GaugeMetricFamily(name, doc, labels=LABELS[: len(labels)])
+    gauge.add_metric(labels, value)
+    return gauge
 
 
 class MetricsServer:

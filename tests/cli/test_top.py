@@ -276,15 +276,25 @@ def group_row(screen: str, group: str) -> list[str] | None:
     return None
 
 
-def test_live_view_moves_and_quits_on_q(
+@pytest.fixture
+def live_top(
     tmux: Callable[..., str],
     settings: StreamSettings,
     busy: Callable[[StreamSettings], None],
     tmp_path: Path,
-) -> None:
+) -> Path:
+    """``streamctl top`` live in tmux over busy traffic; the file its exit code goes to."""
     busy(settings)
-    status = start_live(tmux, settings, tmp_path)
+    return start_live(tmux, settings, tmp_path)
 
+
+def exit_code(status: Path) -> str:
+    return wait_for(lambda: status.exists() and status.read_text().strip(), timeout=60)
+
+
+def test_live_view_moves_and_quits_on_q(
+    tmux: Callable[..., str], settings: StreamSettings, live_top: Path
+) -> None:
     def dead_count() -> int | None:
         row = group_row(tmux("capture-pane", "-p"), settings.group)
         return int(row[6]) if row and row[1] != "-" else None
@@ -296,19 +306,12 @@ def test_live_view_moves_and_quits_on_q(
     assert "q quits" in screen
     assert "stuck" in screen and "worker" in screen
     tmux("send-keys", "q")
-    assert wait_for(lambda: status.exists() and status.read_text().strip(), timeout=60) == "0"
+    assert exit_code(live_top) == "0"
     # The alternate screen is gone: the shell's screen is back, without the view.
     assert "q quits" not in tmux("capture-pane", "-p")
 
 
-def test_live_view_quits_on_ctrl_c(
-    tmux: Callable[..., str],
-    settings: StreamSettings,
-    busy: Callable[[StreamSettings], None],
-    tmp_path: Path,
-) -> None:
-    busy(settings)
-    status = start_live(tmux, settings, tmp_path)
+def test_live_view_quits_on_ctrl_c(tmux: Callable[..., str], live_top: Path) -> None:
     wait_for(lambda: "q quits" in tmux("capture-pane", "-p"), timeout=60, what="the view")
     tmux("send-keys", "C-c")
-    assert wait_for(lambda: status.exists() and status.read_text().strip(), timeout=60) == "0"
+    assert exit_code(live_top) == "0"
