@@ -25,11 +25,11 @@ def format_stats(stats: ConsumerStats) -> str:
 class ProgressLogger:
     """Logs one progress line every ``interval`` seconds on a daemon thread.
 
-    ``stats`` is a live ``ConsumerStats`` or a function returning a fresh
-    snapshot (a partitioned consumer's counters added up).
+    ``stats`` returns the counters now (a replica's, added up over its
+    partitions: ``last_read`` is then the most idle partition's).
     """
 
-    def __init__(self, stats: ConsumerStats | Callable[[], ConsumerStats], interval: float) -> None:
+    def __init__(self, stats: Callable[[], ConsumerStats], interval: float) -> None:
         self._stats = stats
         self.interval = interval
         self._stop = threading.Event()
@@ -38,7 +38,7 @@ class ProgressLogger:
     @property
     def stats(self) -> ConsumerStats:
         """The counters now."""
-        return self._stats() if callable(self._stats) else self._stats
+        return self._stats()
 
     def start(self) -> ProgressLogger:
         """Start logging (no-op for an interval <= 0)."""

@@ -1,4 +1,9 @@
-"""One consumer replica, wired: sink, Redis, group consumer, metrics, signals.
+"""One consumer replica, wired: sink, Redis, partitioned consumer, metrics, signals.
+
+The same path for every partition count: a ``PartitionedConsumer`` runs one
+group-consumer loop per partition (the plain stream is the one-partition
+case), and metrics, ``/healthz``, progress lines, burst mode and graceful
+shutdown cover every partition.
 
 Start-up never crash-loops: an unreachable Redis (or PostgreSQL) is retried
 with capped backoff and a log line until it answers or a signal arrives.
@@ -22,8 +27,6 @@ from streamlib import (
     Backoff,
     ConfigError,
     ConsumerStats,
-    GroupConsumer,
-    Handler,
     PartitionedConsumer,
     RedisUnavailable,
     StreamSettings,
@@ -32,6 +35,7 @@ from streamlib import (
     mask_url,
 )
 from streamlib.connection import ping_until
+from streamlib.partitions import all_partition_settings
 from streamlib.settings import setting
 
 from .handler import QuoteHandler
@@ -94,7 +98,7 @@ class _Shutdown:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.consumer: GroupConsumer | PartitionedConsumer | None = None
+        self.consumer: PartitionedConsumer | None = None
 
     @property
     def stopping(self) -> bool:
@@ -129,9 +133,10 @@ def _run(
     settings: StreamSettings, options: ServiceOptions, shutdown: _Shutdown
 ) -> ConsumerStats | None:
     log.info(
-        "quotes-consumer starting: redis=%s stream=%s group=%s consumer=%s sink=%s",
+        "quotes-consumer starting: redis=%s stream=%s partitions=%d group=%s consumer=%s sink=%s",
         mask_url(settings.redis_url),
         settings.stream,
+        settings.partitions,
         settings.group,
         settings.consumer,
         describe_sink(options.sink),
@@ -142,21 +147,20 @@ def _run(
         settings.block_ms,
         settings.min_idle_ms,
         settings.max_deliveries,
-        settings.dead_letters,
+        _first_to_last([p.dead_letters for p in all_partition_settings(settings)]),
     )
-    if settings.partitions > 1:
-        return _run_partitioned(settings, options, shutdown)
     metrics = _make_metrics(settings, options)
     sink = _open_sink(options.sink, shutdown)
     if sink is None:
         return None
-    client = client_from_url(settings.redis_url, settings.connection)
-    handler: Handler = QuoteHandler(sink)
-    consumer = GroupConsumer(client, settings, metrics.instrument(handler) if metrics else handler)
+    # One loop per partition; the sink is shared, called by one partition at a time.
+    consumer = PartitionedConsumer(settings, QuoteHandler(sink))
     shutdown.consumer = consumer
     if shutdown.stopping:
         consumer.stop()
-    progress = ProgressLogger(consumer.stats, options.progress_interval)
+    # The start-up probe and the metrics' group reader: a client of their own.
+    client = client_from_url(settings.redis_url, settings.connection)
+    progress = ProgressLogger(lambda: consumer.stats, options.progress_interval)
     server: MetricsServer | None = None
     try:
         if metrics is not None:
@@ -166,48 +170,21 @@ def _run(
         progress.start()
         stats = consumer.run(burst=options.burst)
     finally:
-        # run() has returned: the batch in hand is acknowledged (or left pending).
+        # run() has returned: every partition's batch in hand is acknowledged
+        # (or left pending).
         progress.stop()
         if server is not None:
             server.stop()
         sink.close()
+        consumer.close()
         client.close()
     log.info("quotes-consumer %s done: %s", settings.consumer, format_stats(stats))
     return stats
 
 
-def _run_partitioned(
-    settings: StreamSettings, options: ServiceOptions, shutdown: _Shutdown
-) -> ConsumerStats | None:
-    """Like ``_run`` for ``partitions > 1``: one reader thread per partition, one sink.
-
-    The sink is shared; ``PartitionedConsumer`` calls the handler from one
-    partition thread at a time. Metrics are not yet available here.
-    """
-    if options.metrics_port is not None:
-        raise ConfigError("--metrics-port is not yet supported with partitions > 1")
-    log.info("reading %d partitions, one thread each", settings.partitions)
-    sink = _open_sink(options.sink, shutdown)
-    if sink is None:
-        return None
-    consumer = PartitionedConsumer(settings, QuoteHandler(sink))
-    shutdown.consumer = consumer
-    if shutdown.stopping:
-        consumer.stop()
-    progress = ProgressLogger(lambda: consumer.stats, options.progress_interval)
-    probe = consumer.consumers[0].client
-    try:
-        if not _wait_for_redis(probe, settings.redis_url, shutdown):
-            return None
-        progress.start()
-        stats = consumer.run(burst=options.burst)
-    finally:
-        # run() has returned: every partition's batch in hand is acknowledged.
-        progress.stop()
-        sink.close()
-        consumer.close()
-    log.info("quotes-consumer %s done: %s", settings.consumer, format_stats(stats))
-    return stats
+def _first_to_last(names: list[str]) -> str:
+    """``a`` for one name, ``a .. z`` for several (partitions in a log line)."""
+    return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
 
 
 def _make_metrics(settings: StreamSettings, options: ServiceOptions) -> ConsumerMetrics | None:
@@ -223,7 +200,10 @@ def _make_metrics(settings: StreamSettings, options: ServiceOptions) -> Consumer
 
 
 def _serve_metrics(
-    metrics: ConsumerMetrics, consumer: GroupConsumer, client: redis.Redis, options: ServiceOptions
+    metrics: ConsumerMetrics,
+    consumer: PartitionedConsumer,
+    client: redis.Redis,
+    options: ServiceOptions,
 ) -> MetricsServer:
     from streamlib.metrics import MetricsServer
 

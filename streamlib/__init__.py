@@ -23,8 +23,9 @@ from .errors import (
     StreamNotFound,
 )
 from .groupinfo import GroupInfo
-from .partitions import PartitionedConsumer, PartitionedProducer, partition_of, partition_stream
-from .producer import StreamProducer
+from .partitions import partition_of, partition_stream
+from .producer import PartitionedProducer, StreamProducer
+from .replica import PartitionedConsumer
 from .settings import StreamSettings
 from .signals import install_stop_handlers
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -288,7 +289,9 @@ class _LazyCluster(RedisCluster):
 
     redis-py's constructor talks to the cluster at once and raises if no node
     answers; streamlib's callers make clients first and then wait for Redis
-    with their own backoff (``ping_until``), which this keeps possible.
+    with their own backoff (``ping_until``), which this keeps possible. The
+    first use may come from several threads at once (a replica's probe and
+    its metrics reader): one runs redis-py's constructor, the others wait.
     """
 
     def __init__(self, url: str, settings: dict[str, Any], *, shown: str) -> None:
@@ -296,25 +299,38 @@ class _LazyCluster(RedisCluster):
         self._qs_shown = shown
         self._qs_settings = settings
         self._qs_ready = False
-        self._qs_busy = False
+        self._qs_lock = threading.Lock()
+        #: The thread running redis-py's constructor (which runs commands itself).
+        self._qs_starter: int | None = None
 
     def _qs_init(self) -> None:
-        if self._qs_ready or self._qs_busy:  # busy: redis-py's __init__ runs commands too
+        if self._qs_ready or self._qs_starter == threading.get_ident():
             return
-        self._qs_busy = True
+        with self._qs_lock:
+            self._qs_start()
+
+    def _qs_start(self) -> None:
+        """Under the lock: run redis-py's constructor, unless a thread before us did."""
+        if self._qs_ready:
+            return
+        self._qs_starter = threading.get_ident()
         try:
             RedisCluster.__init__(self, url=self._qs_url, **self._qs_settings)
         except RedisClusterException as exc:
             # e.g. "Redis Cluster cannot be connected": weather, like a refused connection.
             raise redis.ConnectionError(str(exc)) from exc
         finally:
-            self._qs_busy = False
+            self._qs_starter = None
         self._qs_ready = True
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes not set yet: before the first use, start it.
         state = self.__dict__
-        if name.startswith("_qs_") or state.get("_qs_busy") or state.get("_qs_ready"):
+        if (
+            name.startswith("_qs_")
+            or state.get("_qs_ready")
+            or state.get("_qs_starter") == threading.get_ident()
+        ):
             raise AttributeError(name)
         self._qs_init()
         return object.__getattribute__(self, name)

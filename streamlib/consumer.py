@@ -35,7 +35,7 @@ import redis
 from .backoff import Backoff
 from .codec import Envelope, Fields, FlatFields, RawEntry, decode, decode_flat, field_map
 from .deadletter import dead_letter_fields
-from .errors import DecodeError
+from .errors import ConfigError, DecodeError
 from .lease import Lease
 from .rawcmd import raw_capable, run_raw
 from .settings import StreamSettings
@@ -123,7 +123,11 @@ class _DeadEntry:
 
 
 class GroupConsumer:
-    """One member of a consumer group, running ``handler`` over the stream.
+    """One member of a consumer group, running ``handler`` over one Redis stream.
+
+    The loop of one partition: a stream of several partitions is read by a
+    ``replica.PartitionedConsumer``, which runs one ``GroupConsumer`` per
+    partition (and this one alone for the plain stream).
 
     ``run()`` blocks until ``stop()`` (or, with ``burst=True``, until nothing
     is left to read or reclaim) and returns the stats. ``stop()`` is safe to
@@ -139,6 +143,11 @@ class GroupConsumer:
         *,
         backoff: Backoff | None = None,
     ) -> None:
+        if settings.partitions != 1:
+            raise ConfigError(
+                f"GroupConsumer reads one stream, these settings have {settings.partitions} "
+                "partitions: use PartitionedConsumer (or partition_settings(settings, i))"
+            )
         self.client = client
         self.settings = settings
         self.handler = handler

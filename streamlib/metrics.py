@@ -1,16 +1,17 @@
-"""Prometheus metrics and a health endpoint for one ``GroupConsumer``.
+"""Prometheus metrics and a health endpoint for one consumer replica, every partition.
 
 Needs prometheus-client (the ``metrics`` extra). Wiring, in this order::
 
+    consumer = PartitionedConsumer(settings, handler)
     metrics = ConsumerMetrics(settings)
-    consumer = GroupConsumer(client, settings, metrics.instrument(handler))
-    metrics.track(consumer)
+    metrics.track(consumer)              # counters, progress and handler timing
     server = MetricsServer(metrics, client, port=9100).start()
     consumer.run()
     server.stop()
 
-Exposed on ``/metrics`` (labels ``stream``, ``group``, ``consumer``; group
-gauges without ``consumer``, the stream's counter with ``stream`` only):
+Exposed on ``/metrics``, one series per partition: labels ``stream`` (the
+partition's stream: ``quotes`` for a plain stream, ``{quotes:3}`` for
+partition 3 of six), ``group``, ``consumer``:
 
 ======================================== =====================================
 ``streamlib_consumer_read_total``        entries read (new, own pending, claimed)
@@ -23,22 +24,25 @@ gauges without ``consumer``, the stream's counter with ``stream`` only):
 ``streamlib_consumer_handle_seconds``    histogram: handler time per batch
 ``streamlib_consumer_end_to_end_seconds`` histogram: now - envelope ``ts``, per entry
 ``streamlib_consumer_progress_age_seconds`` seconds since the last successful read
-``streamlib_consumer_healthy``           1 while ``/healthz`` answers 200, else 0
+``streamlib_consumer_healthy``           1 while the partition's loop makes progress, else 0
 ``streamlib_group_lag``                  the group's lag (absent when Redis can't tell)
 ``streamlib_group_pending``              the group's pending entries
 ``streamlib_group_oldest_pending_age_seconds`` age of the oldest pending entry (0: none)
 ``streamlib_stream_entries_added_total`` entries ever added to the stream (its XADD rate)
 ======================================== =====================================
 
-Counters are read from ``ConsumerStats`` at scrape time; the group gauges are
-refreshed every ``refresh_interval`` seconds by the server's own thread. The
-oldest pending entry's age is Redis's clock minus the time in its id (when it
-was produced), so a stuck entry and an old backlog in progress both show.
+Counters are read from each partition's ``ConsumerStats`` at scrape time;
+the group gauges (no ``consumer`` label) and the stream's counter (``stream``
+only) are refreshed every ``refresh_interval`` seconds by the server's own
+thread. Sum over ``stream`` for the whole stream. The oldest pending entry's
+age is Redis's clock minus the time in its id (when it was produced), so a
+stuck entry and an old backlog in progress both show.
 
-``/healthz`` answers 200 while the loop made progress (a successful read,
-even an empty one) within ``health_timeout`` seconds, else 503, so an
-orchestrator can restart a stuck or cut-off replica. Choose the timeout well
-above ``block_ms`` plus the slowest batch's handling time.
+``/healthz`` answers 200 while every partition's loop made progress (a
+successful read, even an empty one) within ``health_timeout`` seconds, else
+503 naming the stalled partitions, so an orchestrator can restart a stuck or
+cut-off replica. Choose the timeout well above ``block_ms`` plus the slowest
+batch's handling time (times the partitions, whose batches take turns).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis
@@ -56,8 +60,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from .consumer import BatchResult, GroupConsumer, Handler, Message
+from .consumer import BatchResult, Handler, Message
 from .groupinfo import GroupInfo, group
+from .partitions import all_partition_settings
+from .replica import PartitionedConsumer
 from .settings import StreamSettings
 from .streamids import StreamId
 
@@ -80,6 +86,12 @@ COUNTERS = {
         "Entries moved to the dead-letter stream.",
     ),
 }
+#: ``ConsumerStats`` field -> ``kind`` label of ``streamlib_consumer_errors_total``.
+ERROR_KINDS = {
+    "handler_errors": "handler",
+    "redis_errors": "redis",
+    "groups_recreated": "group_recreated",
+}
 #: Handler batches take milliseconds to seconds (a database commit).
 HANDLE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 #: End-to-end latency spans a live pipeline (ms) to a backlog drained later (minutes).
@@ -87,7 +99,7 @@ LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 
 
 
 class ConsumerMetrics:
-    """The metrics of one consumer in its own registry, and its health."""
+    """The metrics of one replica (every partition) in its own registry, and its health."""
 
     def __init__(
         self,
@@ -101,77 +113,110 @@ class ConsumerMetrics:
         self.settings = settings
         self.health_timeout = health_timeout
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.labels = (settings.stream, settings.group, settings.consumer)
+        #: The partitions' streams, in partition order (``[settings.stream]`` for one).
+        self.streams = [p.stream for p in all_partition_settings(settings)]
         self.handle_seconds = Histogram(
             "streamlib_consumer_handle_seconds",
             "Time the handler took per batch.",
             LABELS,
             registry=self.registry,
             buckets=HANDLE_BUCKETS,
-        ).labels(*self.labels)
+        )
         self.end_to_end_seconds = Histogram(
             "streamlib_consumer_end_to_end_seconds",
             "Time from production (envelope ts) to successful handling, per entry.",
             LABELS,
             registry=self.registry,
             buckets=LATENCY_BUCKETS,
-        ).labels(*self.labels)
-        self.consumer: GroupConsumer | None = None
-        #: Last ``XINFO GROUPS`` row of our group (``None`` until read, or unknown).
-        self.group_info: GroupInfo | None = None
-        #: Seconds since the oldest pending entry was produced (0.0: nothing pending).
-        self.oldest_pending_age: float = 0.0
-        #: The stream's ``entries-added`` (``None`` until read, or before Redis 7).
-        self.entries_added: int | None = None
+        )
+        self.consumer: PartitionedConsumer | None = None
+        #: Last ``XINFO GROUPS`` row of our group per partition stream (``None``: unknown).
+        self.group_info: dict[str, GroupInfo | None] = {}
+        #: Seconds since each partition's oldest pending entry was produced (0.0: none).
+        self.oldest_pending_age: dict[str, float] = {}
+        #: Each partition stream's ``entries-added`` (missing before Redis 7).
+        self.entries_added: dict[str, int] = {}
         self.registry.register(_StatsCollector(self))
 
-    def instrument(self, handler: Handler) -> Handler:
-        """``handler`` timed per batch, with end-to-end latency of its successes."""
+    def labels(self, stream: str) -> tuple[str, str, str]:
+        """The label values of partition ``stream``'s series."""
+        return (stream, self.settings.group, self.settings.consumer)
+
+    def instrument(self, handler: Handler, stream: str | None = None) -> Handler:
+        """``handler`` timed per batch, with end-to-end latency of its successes.
+
+        Observed under partition ``stream``'s labels (default: the settings' stream).
+        """
+        labels = self.labels(stream or self.settings.stream)
+        handle_seconds = self.handle_seconds.labels(*labels)
+        end_to_end_seconds = self.end_to_end_seconds.labels(*labels)
 
         def timed(batch: Sequence[Message]) -> BatchResult | None:
             start = time.perf_counter()
             try:
                 result = handler(batch)
             finally:
-                self.handle_seconds.observe(time.perf_counter() - start)
+                handle_seconds.observe(time.perf_counter() - start)
             now_ms = time.time() * 1000
             skip = set(result.failed) | set(result.rejected) if result else set()
             for message in batch:
                 if message.id not in skip:
-                    self.end_to_end_seconds.observe(max(0.0, now_ms - message.envelope.ts) / 1000)
+                    end_to_end_seconds.observe(max(0.0, now_ms - message.envelope.ts) / 1000)
             return result
 
         return timed
 
-    def track(self, consumer: GroupConsumer) -> None:
-        """Read counters and progress from ``consumer`` from now on."""
+    def track(self, consumer: PartitionedConsumer) -> None:
+        """Read every partition's counters and progress from ``consumer``, and time its handler.
+
+        Call before ``consumer.run()``.
+        """
+        consumer.wrap_handler(lambda part, handler: self.instrument(handler, part.stream))
         self.consumer = consumer
 
     def refresh_group(self, client: redis.Redis) -> None:
-        """Read the group (``XINFO GROUPS``), its oldest pending entry and the stream's adds."""
-        stream, name = self.settings.stream, self.settings.group
-        try:
-            self.group_info = group(client, stream, name)
-            if self.group_info is None:  # no stream or no group yet
-                return
-            added = client.xinfo_stream(stream).get("entries-added")
-            self.entries_added = None if added is None else int(added)
-            pending = self.group_info.pending
-            self.oldest_pending_age = oldest_pending_age(client, stream, name) if pending else 0.0
-        except redis.RedisError as exc:
-            log.warning("could not read group info for metrics: %s", exc)
-            self.group_info = None
+        """Read each partition's group (``XINFO GROUPS``), oldest pending entry and adds."""
+        failed: list[str] = []
+        for stream in self.streams:
+            try:
+                info = self.group_info[stream] = group(client, stream, self.settings.group)
+                if info is not None:  # else no stream or no group yet
+                    self._refresh_stream(client, stream, info)
+            except redis.RedisError as exc:
+                failed.append(f"{stream}: {exc}")
+                self.group_info[stream] = None
+        if failed:
+            log.warning("could not read group info for metrics: %s", "; ".join(failed))
+
+    def _refresh_stream(self, client: redis.Redis, stream: str, info: GroupInfo) -> None:
+        added = client.xinfo_stream(stream).get("entries-added")
+        if added is not None:
+            self.entries_added[stream] = int(added)
+        self.oldest_pending_age[stream] = (
+            oldest_pending_age(client, stream, info.name) if info.pending else 0.0
+        )
+
+    def progress_ages(self) -> dict[str, float]:
+        """Seconds since each partition's last successful read; empty before ``track``."""
+        if self.consumer is None:
+            return {}
+        now = time.monotonic()
+        return {
+            c.settings.stream: max(0.0, now - c.stats.last_progress)
+            for c in self.consumer.consumers
+        }
 
     def progress_age(self) -> float | None:
-        """Seconds since the loop's last successful read; ``None`` before ``track``."""
-        if self.consumer is None:
-            return None
-        return max(0.0, time.monotonic() - self.consumer.stats.last_progress)
+        """The oldest partition's progress age; ``None`` before ``track``."""
+        return max(self.progress_ages().values(), default=None)
+
+    def stalled(self) -> list[str]:
+        """The partitions (streams) without progress for over ``health_timeout`` seconds."""
+        return [s for s, age in self.progress_ages().items() if age > self.health_timeout]
 
     def healthy(self) -> bool:
-        """Whether the loop made progress within ``health_timeout`` seconds."""
-        age = self.progress_age()
-        return age is not None and age <= self.health_timeout
+        """Whether every partition made progress within ``health_timeout`` seconds."""
+        return self.consumer is not None and not self.stalled()
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
@@ -191,73 +236,73 @@ def oldest_pending_age(client: redis.Redis, stream: str, group: str) -> float:
 
 
 class _StatsCollector(Collector):
-    """Counters and gauges read at scrape time."""
+    """Counters and gauges read at scrape time, one series per partition."""
 
     def __init__(self, metrics: ConsumerMetrics) -> None:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
         m = self.metrics
-        consumer = m.consumer
-        if consumer is not None:
-            stats = consumer.stats
+        if m.consumer is not None:
+            parts = [(m.labels(c.settings.stream), c.stats) for c in m.consumer.consumers]
             for field, (name, doc) in COUNTERS.items():
                 counter = CounterMetricFamily(name, doc, labels=LABELS)
-                counter.add_metric(m.labels, getattr(stats, field))
+                for labels, stats in parts:
+                    counter.add_metric(labels, getattr(stats, field))
                 yield counter
             errors = CounterMetricFamily(
                 "streamlib_consumer_errors", "Errors by kind.", labels=(*LABELS, "kind")
             )
-            errors.add_metric((*m.labels, "handler"), stats.handler_errors)
-            errors.add_metric((*m.labels, "redis"), stats.redis_errors)
-            errors.add_metric((*m.labels, "group_recreated"), stats.groups_recreated)
+            for labels, stats in parts:
+                for field, kind in ERROR_KINDS.items():
+                    errors.add_metric((*labels, kind), getattr(stats, field))
             yield errors
+            ages = m.progress_ages()
             yield _gauge(
                 "streamlib_consumer_progress_age_seconds",
                 "Seconds since the last successful read (even an empty one).",
-                m.labels,
-                m.progress_age() or 0.0,
+                {m.labels(stream): seconds for stream, seconds in ages.items()},
             )
             yield _gauge(
                 "streamlib_consumer_healthy",
-                "1 while /healthz answers 200 (progress within the health timeout), else 0.",
-                m.labels,
-                1.0 if m.healthy() else 0.0,
+                "1 while the partition's loop made progress within the health timeout, else 0 "
+                "(/healthz answers 200 while every partition's does).",
+                {m.labels(s): float(age <= m.health_timeout) for s, age in ages.items()},
             )
-        info = m.group_info
-        if info is None:
-            return
-        group_labels = (m.settings.stream, m.settings.group)
-        yield _gauge(
-            "streamlib_group_pending", "Pending entries of the group.", group_labels, info.pending
-        )
-        yield _gauge(
-            "streamlib_group_oldest_pending_age_seconds",
-            "Seconds since the oldest pending entry was produced (its id's time); 0 if none.",
-            group_labels,
-            m.oldest_pending_age,
-        )
-        if info.lag is not None:
+        rows: list[tuple[tuple[str, ...], GroupInfo]] = [
+            ((s, m.settings.group), info) for s, info in m.group_info.items() if info
+        ]
+        if rows:
             yield _gauge(
-                "streamlib_group_lag",
-                "Entries not yet delivered to the group.",
-                group_labels,
-                info.lag,
+                "streamlib_group_pending",
+                "Pending entries of the group.",
+                {labels: info.pending for labels, info in rows},
             )
-        if m.entries_added is not None:
+            yield _gauge(
+                "streamlib_group_oldest_pending_age_seconds",
+                "Seconds since the oldest pending entry was produced (its id's time); 0 if none.",
+                {labels: m.oldest_pending_age.get(labels[0], 0.0) for labels, _ in rows},
+            )
+            lags = {labels: info.lag for labels, info in rows if info.lag is not None}
+            if lags:
+                yield _gauge("streamlib_group_lag", "Entries not yet delivered to the group.", lags)
+        if m.entries_added:
             added = CounterMetricFamily(
                 "streamlib_stream_entries_added",
                 "Entries ever added to the stream (XINFO STREAM entries-added).",
                 labels=LABELS[:1],
             )
-            added.add_metric(group_labels[:1], m.entries_added)
+            for stream, count in m.entries_added.items():
+                added.add_metric((stream,), count)
             yield added
 
 
-def _gauge(name: str, doc: str, labels: Sequence[str], value: float) -> GaugeMetricFamily:
-    """A gauge with one sample, labelled with the first ``len(labels)`` of ``LABELS``."""
-    gauge = GaugeMetricFamily(name, doc, labels=LABELS[: len(labels)])
-    gauge.add_metric(labels, value)
+def _gauge(name: str, doc: str, values: Mapping[tuple[str, ...], float]) -> GaugeMetricFamily:
+    """A gauge with one sample per label tuple, labelled with the first ``LABELS``."""
+    width = len(next(iter(values), LABELS))
+    gauge = GaugeMetricFamily(name, doc, labels=LABELS[:width])
+    for labels, value in values.items():
+        gauge.add_metric(labels, value)
     return gauge
 
 
@@ -323,6 +368,7 @@ def _make_handler(metrics: ConsumerMetrics) -> type[BaseHTTPRequestHandler]:
                     "status": "ok" if healthy else "stalled",
                     "progress_age_seconds": metrics.progress_age(),
                     "health_timeout_seconds": metrics.health_timeout,
+                    "stalled_partitions": metrics.stalled(),
                 }
                 self._reply(200 if healthy else 503, "application/json", json.dumps(body).encode())
             else:

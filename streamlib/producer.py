@@ -1,4 +1,11 @@
-"""``StreamProducer``: XADD envelopes, one at a time or in pipelined batches."""
+"""Producers: XADD envelopes, one at a time or in pipelined batches.
+
+``PartitionedProducer`` is the producer of a stream of ``P`` partitions, any
+``P``: it routes each envelope to partition ``crc32(key) mod P``
+(``partitions``) and sends each partition's share through that partition's
+``StreamProducer``, the sender of one Redis stream. With ``P = 1`` it hands
+the whole call to the one ``StreamProducer`` of the plain stream.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from .codec import Envelope, encode
 from .connection import is_permanent_failure
 from .constants import DEFAULT_BATCH_SIZE
 from .errors import ConfigError, ProducerUnavailable
+from .partitions import partition_of, partition_stream
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +35,7 @@ RETRYABLE = (redis.ConnectionError, redis.TimeoutError, ClusterDownError, TryAga
 
 
 class StreamProducer:
-    """Appends envelopes to one stream.
+    """Appends envelopes to one Redis stream (one partition).
 
     ``send_many`` sends batches of ``batch_size`` XADDs in one pipelined round
     trip each (no MULTI: a batch is not atomic, but it arrives in order): on a
@@ -127,6 +135,89 @@ class StreamProducer:
                 return replies
 
         return attempt
+
+
+class PartitionedProducer:
+    """The producer of a stream of ``partitions`` partitions (1: the plain stream).
+
+    Each envelope goes to partition ``partition_of(key, P)``. ``send_many``
+    splits the envelopes by partition (keeping their order within each) and
+    sends each partition's share through that partition's ``StreamProducer``:
+    pipelined batches, resent whole on a connection error until
+    ``retry_timeout``, then ``ProducerUnavailable`` counting every envelope
+    of the call that may not be in a stream. Ids come back in the order of
+    the envelopes given.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        stream: str,
+        partitions: int = 1,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        retry_timeout: float = 0.0,
+    ) -> None:
+        if partitions < 1:
+            raise ConfigError(f"partitions must be >= 1, got {partitions}")
+        self.client = client
+        self.stream = stream
+        self.partitions = partitions
+        #: One sender per partition, in partition order.
+        self.producers = [
+            StreamProducer(
+                client,
+                partition_stream(stream, i, partitions),
+                batch_size=batch_size,
+                retry_timeout=retry_timeout,
+            )
+            for i in range(partitions)
+        ]
+
+    @property
+    def sent(self) -> int:
+        """Entries added, all partitions."""
+        return sum(p.sent for p in self.producers)
+
+    @property
+    def batches(self) -> int:
+        """Pipelined batches sent, all partitions."""
+        return sum(p.batches for p in self.producers)
+
+    @property
+    def retries(self) -> int:
+        """Batches resent after a connection error, all partitions."""
+        return sum(p.retries for p in self.producers)
+
+    def send(self, envelope: Envelope) -> str:
+        """XADD one envelope to its partition; returns its entry id."""
+        return self.send_many([envelope])[0]
+
+    def send_many(self, envelopes: Iterable[Envelope]) -> list[str]:
+        """XADD every envelope to its partition; returns the ids in input order."""
+        if self.partitions == 1:  # every envelope to the one partition: nothing to route
+            return self.producers[0].send_many(envelopes)
+        items = list(envelopes)
+        buckets: dict[int, list[int]] = {}
+        for position, envelope in enumerate(items):
+            buckets.setdefault(partition_of(envelope.key, self.partitions), []).append(position)
+        ids: list[str] = [""] * len(items)
+        delivered = 0
+        for index in sorted(buckets):
+            positions = buckets[index]
+            try:
+                sent = self.producers[index].send_many([items[i] for i in positions])
+            except ProducerUnavailable as exc:
+                undelivered = len(items) - delivered - (len(positions) - exc.undelivered)
+                raise ProducerUnavailable(
+                    f"partition {index} ({self.producers[index].stream}): {exc}; "
+                    f"{undelivered} envelope(s) of this call not delivered",
+                    undelivered=undelivered,
+                ) from exc
+            for position, entry_id in zip(positions, sent, strict=True):
+                ids[position] = entry_id
+            delivered += len(positions)
+        return ids
 
 
 def _chunks(items: list[Envelope], size: int) -> Iterator[tuple[int, list[Envelope]]]:

@@ -1,5 +1,8 @@
 """Case 3: streamlib's ``GroupConsumer`` with a null handler, 1, 2 and 4 processes.
 
+Plus one row with the replica class that ``quotes-consumer`` runs,
+``PartitionedConsumer`` on a one-partition stream, around the same loop.
+
 Full semantics: envelopes decoded, one XACK per batch, the XAUTOCLAIM sweep
 every 500 ms, burst mode (returns when nothing is left to read or reclaim).
 Handlers are named so that sink cases (issue 10, case 4) can reuse the worker
@@ -12,7 +15,7 @@ import gc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from streamlib import GroupConsumer, Handler, Message, StreamSettings
+from streamlib import GroupConsumer, Handler, Message, PartitionedConsumer, StreamSettings
 from streamlib.connection import client_from_url
 
 from ..procs import Gate, Stopwatch
@@ -60,6 +63,20 @@ def streamlib_worker(
     consumer = GroupConsumer(
         client_from_url(url), settings_for(url, stream, group, me), HANDLERS[handler]()
     )
+    return _drain(consumer, freeze, gate)
+
+
+def replica_worker(
+    url: str, stream: str, group: str, me: str, handler: str, *, gate: Gate
+) -> dict[str, Any]:
+    """``streamlib_worker`` through ``PartitionedConsumer`` (one partition), as the service runs."""
+    consumer = PartitionedConsumer(settings_for(url, stream, group, me), HANDLERS[handler]())
+    return _drain(consumer, False, gate)
+
+
+def _drain(
+    consumer: GroupConsumer | PartitionedConsumer, freeze: bool, gate: Gate
+) -> dict[str, Any]:
     if freeze:
         gc.collect()
         gc.freeze()
@@ -93,23 +110,45 @@ def streamlib_consumer(ctx: Context) -> list[CaseResult]:
                 params={"processes": n, "handler": "null"},
             )
         )
-    runs = drain_runs(
-        ctx,
-        streamlib_worker,
-        processes=1,
-        count=p.messages,
-        repeats=p.repeats,
-        label="streamlib x1 gc.freeze",
-        args=("null", True),
+    # Variants of the one-process row, not counted against the targets.
+    variants = (
+        (
+            streamlib_worker,
+            ("null", True),
+            "streamlib x1 gc.freeze",
+            "streamlib GroupConsumer (null handler), 1 process, gc.freeze() after start-up",
+            "streamlib-gc-freeze",
+            {"gc_freeze": True},
+            "what a service main could add; not counted against the targets",
+        ),
+        (
+            replica_worker,
+            ("null",),
+            "streamlib replica x1",
+            "streamlib PartitionedConsumer, 1 partition (null handler), 1 process",
+            "streamlib-replica",
+            {"partitions": 1},
+            "the replica class quotes-consumer runs, around the same loop",
+        ),
     )
-    out.append(
-        measure(
-            runs,
-            name="streamlib GroupConsumer (null handler), 1 process, gc.freeze() after start-up",
-            case="streamlib-gc-freeze",
-            kind="consumer-variant",
-            params={"processes": 1, "handler": "null", "gc_freeze": True},
-            note="what a service main could add; not counted against the targets",
+    for worker, args, label, name, key, params, note in variants:
+        runs = drain_runs(
+            ctx,
+            worker,
+            processes=1,
+            count=p.messages,
+            repeats=p.repeats,
+            label=label,
+            args=args,
         )
-    )
+        out.append(
+            measure(
+                runs,
+                name=name,
+                case=key,
+                kind="consumer-variant",
+                params={"processes": 1, "handler": "null", **params},
+                note=note,
+            )
+        )
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import redis
@@ -13,6 +14,7 @@ from streamlib import (
     PartitionedProducer,
     StreamSettings,
 )
+from streamlib.connection import client_from_url
 from streamlib.partitions import all_partition_settings
 from streamlib.testing import LocalCluster
 from tests.helpers import quote
@@ -56,3 +58,27 @@ def test_produce_consume_and_dead_letter_across_the_cluster(
         assert cluster_client.xpending(p.stream, p.group)["pending"] == 0
         dead += cluster_client.xlen(p.dead_letters)  # moved + acked in one MULTI/EXEC
     assert dead == 6
+
+
+def test_a_lazy_cluster_client_first_used_by_several_threads_at_once(
+    cluster: LocalCluster,
+) -> None:
+    """One thread fetches the slot map; the others wait for it instead of failing."""
+    client = client_from_url(cluster.url)
+    start = threading.Barrier(8)
+    answers: list[object] = []
+
+    def first_use() -> None:
+        start.wait()
+        try:
+            answers.append(client.ping())
+        except BaseException as exc:
+            answers.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    client.close()
+    assert answers == [True] * 8

@@ -1,4 +1,5 @@
-"""Run ``quotes-consumer`` replicas as real subprocesses, and read their results.
+"""Run ``quotes-consumer`` replicas as real subprocesses, and read their results
+(logs, stores, groups, ``/metrics`` and ``/healthz``).
 
 Made for reuse by end-to-end tests (spider -> stream -> N consumers)::
 
@@ -10,20 +11,25 @@ Made for reuse by end-to-end tests (spider -> stream -> N consumers)::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from streamlib import StreamProducer
+from streamlib import PartitionedProducer, StreamSettings
+from streamlib.groupinfo import GroupInfo, combined
 from streamlib.groupinfo import group as group_info
+from streamlib.partitions import all_partition_settings
 from tests.helpers import quote, wait_for
 
 #: The console script next to this interpreter (installed by ``pip install -e``).
@@ -148,9 +154,12 @@ class Replicas:
         return "\n".join(f"--- {r.log_path.name}\n{r.log()[-2000:]}" for r in self.replicas)
 
 
-def fill(client: redis.Redis, stream: str, n: int, *, start: int = 0) -> list[str]:
-    """XADD ``n`` distinct quote envelopes; their ids."""
-    return StreamProducer(client, stream).send_many(quote(i) for i in range(start, start + n))
+def fill(
+    client: redis.Redis, stream: str, n: int, *, start: int = 0, partitions: int = 1
+) -> list[str]:
+    """XADD ``n`` distinct quote envelopes over ``partitions``; their ids."""
+    producer = PartitionedProducer(client, stream, partitions)
+    return producer.send_many(quote(i) for i in range(start, start + n))
 
 
 def consumers_joined(client: redis.Redis, stream: str, group: str) -> int:
@@ -159,6 +168,13 @@ def consumers_joined(client: redis.Redis, stream: str, group: str) -> int:
         return len(client.xinfo_consumers(stream, group))
     except redis.ResponseError:
         return 0
+
+
+def group_totals(client: redis.Redis, settings: StreamSettings) -> GroupInfo | None:
+    """``settings.group`` over every partition (``groupinfo.combined``); ``None`` while
+    some partition has no group yet."""
+    parts = [group_info(client, p.stream, p.group) for p in all_partition_settings(settings)]
+    return None if None in parts else combined([p for p in parts if p is not None])
 
 
 def drained(client: redis.Redis, stream: str, group: str, total: int) -> bool:
@@ -205,3 +221,45 @@ def sqlite_count(path: Path, table: str = "quotes") -> int:
         if "no such table" in str(exc):
             return 0
         raise
+
+
+# -- a replica's /metrics and /healthz -------------------------------------------------
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def samples(base: str, group: str, streams: list[str]) -> dict[str, float]:
+    """name -> value of every sample of ``group`` on ``streams``, summed over the streams.
+
+    A name that some of the streams lack is left out: every partition must
+    have its series.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _, text = get(base + "/metrics")
+    out: dict[str, float] = {}
+    seen: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.labels.get("group") != group or s.labels.get("stream") not in streams:
+                continue
+            if "le" in s.labels:
+                continue
+            key = s.name + (f"{{kind={s.labels['kind']}}}" if "kind" in s.labels else "")
+            out[key] = out.get(key, 0.0) + s.value
+            seen.setdefault(key, set()).add(s.labels["stream"])
+    return {k: v for k, v in out.items() if seen[k] == set(streams)}
+
+
+def stalled(base: str) -> list[str] | None:
+    """The stalled partitions ``/healthz`` names; ``None`` while it answers 200."""
+    status, body = get(base + "/healthz")
+    return json.loads(body)["stalled_partitions"] if status == 503 else None

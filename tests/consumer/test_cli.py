@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -14,10 +15,19 @@ from click.testing import CliRunner
 
 from consumer.__main__ import main
 from streamlib import StreamSettings
-from streamlib.groupinfo import group as group_info
+from streamlib.partitions import partition_dead_letters
 from streamlib.testing import LocalRedis, free_port
-from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_count, sqlite_rows
+from tests.consumer.replicas import (
+    Replica,
+    consumer_command,
+    fill,
+    group_totals,
+    sqlite_count,
+    sqlite_rows,
+)
 from tests.helpers import quote
+
+PROGRESS_READ = re.compile(r"progress: read=(\d+) ")
 
 
 @pytest.mark.parametrize(
@@ -60,10 +70,15 @@ def test_help_lists_every_option() -> None:
         assert flag in out
 
 
+@pytest.mark.parametrize("partitions", [1, 4])
 def test_python_m_consumer_burst_drains_and_masks_passwords(
-    client: redis.Redis, settings: StreamSettings, redis_server: LocalRedis, tmp_path: Path
+    client: redis.Redis,
+    settings: StreamSettings,
+    redis_server: LocalRedis,
+    tmp_path: Path,
+    partitions: int,
 ) -> None:
-    fill(client, settings.stream, 120)
+    fill(client, settings.stream, 120, partitions=partitions)
     url = f"redis://default:s3cret-pw@127.0.0.1:{redis_server.port}/0"  # nopass user: any works
     proc = subprocess.run(
         [
@@ -75,6 +90,8 @@ def test_python_m_consumer_burst_drains_and_masks_passwords(
             url,
             "--stream",
             settings.stream,
+            "--partitions",
+            str(partitions),
             "--group",
             "g",
             "--consumer",
@@ -91,14 +108,18 @@ def test_python_m_consumer_burst_drains_and_masks_passwords(
     start = next(line for line in proc.stderr.splitlines() if "starting:" in line)
     for part in (
         "redis=redis://default:***@127.0.0.1",
-        f"stream={settings.stream}",
+        f"stream={settings.stream} partitions={partitions}",
         "group=g",
         "consumer=solo",
         f"sink=sqlite:///{tmp_path / 'q.db'}",
     ):
         assert part in start
+    dead = [partition_dead_letters(settings.stream, i, partitions) for i in (0, partitions - 1)]
+    assert f"dead_letters={' .. '.join(dict.fromkeys(dead))}" in proc.stderr
     assert "done: read=120 handled=120 acked=120" in proc.stderr
     assert sqlite_rows(tmp_path / "q.db", "SELECT count(*) FROM quotes") == [(120,)]
+    info = group_totals(client, settings.replace(group="g", partitions=partitions))
+    assert info is not None and (info.entries_read, info.pending, info.lag) == (120, 0, 0)
 
 
 def test_jsonl_sink_end_to_end(
@@ -123,8 +144,9 @@ def test_jsonl_sink_end_to_end(
     assert len(lines) == 30 and '"type": "quote"' in lines[0]
 
 
+@pytest.mark.parametrize("partitions", [1, 4])
 def test_sigterm_finishes_the_batch_in_hand_and_exits_0(
-    client: redis.Redis, settings: StreamSettings, tmp_path: Path
+    client: redis.Redis, settings: StreamSettings, tmp_path: Path, partitions: int
 ) -> None:
     db = tmp_path / "q.db"
     replica = Replica(
@@ -134,24 +156,32 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(
             group="g",
             sink=f"sqlite:///{db}",
             name="t",
-            extra=["--batch-size", "10", "--block-ms", "100"],
+            extra=[
+                *("--partitions", str(partitions), "--batch-size", "10"),
+                *("--block-ms", "100", "--progress-interval", "0.2"),
+            ],
         ),
         tmp_path / "t.log",
         None,
     )
     try:
-        fill(client, settings.stream, 20_000)
+        fill(client, settings.stream, 20_000, partitions=partitions)
         replica.expect(lambda: sqlite_count(db) > 0, timeout=60, what="the first stored batch")
+        replica.expect(
+            lambda: any(int(n) > 0 for n in PROGRESS_READ.findall(replica.log())),
+            timeout=60,
+            what="a progress line counting entries read",
+        )
         replica.terminate()  # mid-stream, most likely mid-batch
         assert replica.wait(60) == 0, replica.log()
     finally:
         replica.kill()
-    info = group_info(client, settings.stream, "g")
-    assert info is not None and info.entries_read is not None
+    info = group_totals(client, settings.replace(group="g", partitions=partitions))
     stored = sqlite_rows(db, "SELECT count(*) FROM quotes")[0][0]
-    # Whatever was read was stored and acknowledged: nothing left pending.
-    assert info.pending == 0
-    assert stored == info.entries_read == replica.done_stats()["acked"]
+    # Whatever was read, from every partition, was stored and acknowledged:
+    # nothing left pending.
+    assert info is not None and info.pending == 0
+    assert 0 < stored == info.entries_read == replica.done_stats()["acked"]
     assert "SIGTERM: finishing the batch in hand" in replica.log()
 
 

@@ -1,8 +1,10 @@
-"""``streamlib.metrics`` around a generic handler (no quote knowledge), in process."""
+"""``streamlib.metrics`` around a generic handler (no quote knowledge), in process,
+for a plain stream and for four partitions."""
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -11,7 +13,17 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamlib import BatchResult, Envelope, GroupConsumer, Message, StreamProducer, StreamSettings
+from streamlib import (
+    BatchResult,
+    Envelope,
+    GroupConsumer,
+    Message,
+    PartitionedConsumer,
+    PartitionedProducer,
+    StreamSettings,
+    partition_of,
+    partition_stream,
+)
 from streamlib.codec import encode
 from streamlib.metrics import ConsumerMetrics, MetricsServer
 from tests.helpers import wait_for
@@ -25,20 +37,37 @@ def status(url: str) -> int:
         return exc.code
 
 
-def test_counters_histograms_gauges_and_health(
-    client: redis.Redis, settings: StreamSettings
+def series(text: str) -> dict[tuple[str, str, str], float]:
+    """(sample name, stream, kind) -> value of every sample without a ``le`` label."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if "le" not in s.labels:
+                out[(s.name, s.labels.get("stream", ""), s.labels.get("kind", ""))] = s.value
+    return out
+
+
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_counters_histograms_gauges_and_health_per_partition(
+    client: redis.Redis, settings: StreamSettings, partitions: int
 ) -> None:
-    envelopes = [Envelope(type="thing", key=f"k{i}", data={"i": i}) for i in range(10)]
-    ids = StreamProducer(client, settings.stream).send_many(envelopes)
+    envelopes = [Envelope(type="thing", key=f"k{i}", data={"i": i}) for i in range(40)]
+    PartitionedProducer(client, settings.stream, partitions).send_many(envelopes)
+    streams = [partition_stream(settings.stream, i, partitions) for i in range(partitions)]
+    where = [streams[partition_of(e.key, partitions)] for e in envelopes]
 
     def handler(batch: Sequence[Message]) -> BatchResult:
-        return BatchResult(failed={ids[0]: "try later"}, rejected={ids[1]: "no good"})
+        # By key: an entry id is unique within its partition only.
+        return BatchResult(
+            failed={m.id: "try later" for m in batch if m.envelope.key == "k0"},
+            rejected={m.id: "no good" for m in batch if m.envelope.key == "k1"},
+        )
 
     # The failed entry stays pending: no sweep may reclaim (and count) it again
     # within the run, as the fixture's 200 ms min-idle would on a slow machine.
-    settings = settings.replace(min_idle_ms=3_600_000)
+    settings = settings.replace(min_idle_ms=3_600_000, partitions=partitions)
     metrics = ConsumerMetrics(settings, health_timeout=0.5)
-    consumer = GroupConsumer(client, settings, metrics.instrument(handler))
+    consumer = PartitionedConsumer(settings, handler, client_factory=lambda: client)
     metrics.track(consumer)
     server = MetricsServer(metrics, client, port=0, host="127.0.0.1", refresh_interval=0.05)
     server.start()
@@ -46,22 +75,33 @@ def test_counters_histograms_gauges_and_health(
         consumer.run(burst=True)
         metrics.refresh_group(client)
         text = metrics.exposition().decode()
-        labels = f'consumer="c1",group="g",stream="{settings.stream}"'
-        for line in (
-            f"streamlib_consumer_read_total{{{labels}}} 10.0",
-            f"streamlib_consumer_handled_total{{{labels}}} 8.0",
-            f"streamlib_consumer_acked_total{{{labels}}} 8.0",
-            f"streamlib_consumer_failed_total{{{labels}}} 1.0",
-            f"streamlib_consumer_dead_lettered_total{{{labels}}} 1.0",
-            f"streamlib_consumer_end_to_end_seconds_count{{{labels}}} 8.0",
-            f"streamlib_consumer_handle_seconds_count{{{labels}}} 1.0",
-            'streamlib_consumer_errors_total{consumer="c1",group="g",kind="handler",'
-            f'stream="{settings.stream}"}} 0.0',
-            f'streamlib_group_pending{{group="g",stream="{settings.stream}"}} 1.0',
-            f'streamlib_group_lag{{group="g",stream="{settings.stream}"}} 0.0',
-            f'streamlib_stream_entries_added_total{{stream="{settings.stream}"}} 10.0',
-        ):
-            assert line in text, text
+        got = series(text)
+        for stream in streams:  # every partition has its series, with its own numbers
+            n = where.count(stream)
+            failed, rejected = int(where[0] == stream), int(where[1] == stream)
+            expected = {
+                "streamlib_consumer_read_total": n,
+                "streamlib_consumer_handled_total": n - failed - rejected,
+                "streamlib_consumer_acked_total": n - failed - rejected,
+                "streamlib_consumer_failed_total": failed,
+                "streamlib_consumer_dead_lettered_total": rejected,
+                "streamlib_consumer_end_to_end_seconds_count": n - failed - rejected,
+                "streamlib_group_pending": failed,
+                "streamlib_group_lag": 0,
+                "streamlib_stream_entries_added_total": n,
+            }
+            for name, value in expected.items():
+                assert got[(name, stream, "")] == value, (name, stream, text)
+            assert got[("streamlib_consumer_handle_seconds_count", stream, "")] >= 1
+            assert got[("streamlib_consumer_errors_total", stream, "handler")] == 0
+            oldest = got[("streamlib_group_oldest_pending_age_seconds", stream, "")]
+            assert oldest == 0 if not failed else 0 <= oldest < 600
+        assert (
+            sum(v for (name, _, _), v in got.items() if name == "streamlib_consumer_read_total")
+            == 40
+        )
+        labels = f'consumer="c1",group="g",stream="{streams[0]}"'
+        assert f"streamlib_consumer_read_total{{{labels}}}" in text  # P = 1: today's series
         base = f"http://127.0.0.1:{server.port}"
         with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
             assert resp.headers["Content-Type"].startswith("text/plain")
@@ -70,9 +110,32 @@ def test_counters_histograms_gauges_and_health(
         wait_for(lambda: status(base + "/healthz") == 503, timeout=30, what="503")
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(base + "/healthz", timeout=10)
-        assert json.loads(info.value.read())["status"] == "stalled"
+        body = json.loads(info.value.read())
+        assert body["status"] == "stalled" and body["stalled_partitions"] == streams
     finally:
         server.stop()
+        consumer.close()
+
+
+def test_one_stalled_partition_makes_the_replica_unhealthy(settings: StreamSettings) -> None:
+    settings = settings.replace(partitions=4)
+    metrics = ConsumerMetrics(settings, health_timeout=30)
+    consumer = PartitionedConsumer(settings, lambda batch: None)
+    try:
+        assert not metrics.healthy()  # nothing tracked yet
+        metrics.track(consumer)
+        assert metrics.healthy()
+        # Partition 2's loop last read a minute ago (as when its node is away);
+        # the others read just now.
+        consumer.consumers[2].stats.last_progress = time.monotonic() - 60
+        assert metrics.stalled() == [partition_stream(settings.stream, 2, 4)]
+        assert not metrics.healthy()
+        got = series(metrics.exposition().decode())
+        healthy = [got[("streamlib_consumer_healthy", s, "")] for s in metrics.streams]
+        assert healthy == [1, 1, 0, 1]
+        assert metrics.progress_age() == pytest.approx(60, abs=5)
+    finally:
+        consumer.close()
 
 
 def test_health_timeout_must_be_positive(settings: StreamSettings) -> None:
@@ -80,43 +143,28 @@ def test_health_timeout_must_be_positive(settings: StreamSettings) -> None:
         ConsumerMetrics(settings, health_timeout=0)
 
 
-def gauge(metrics: ConsumerMetrics, name: str) -> float:
-    """The one sample of gauge ``name`` in the exposition."""
-    for family in text_string_to_metric_families(metrics.exposition().decode()):
-        if family.name == name:
-            (sample,) = family.samples
-            return float(sample.value)
-    raise AssertionError(f"{name} not exported")
-
-
-def test_oldest_pending_age_and_healthy_gauges(
+def test_oldest_pending_age_is_the_time_since_it_was_produced(
     client: redis.Redis, settings: StreamSettings
 ) -> None:
     # Ids carry the time an entry was produced: one an hour old, one just now.
     hour_ago_ms = int(client.time()[0]) * 1000 - 3_600_000
-    producer = StreamProducer(client, settings.stream)
     old = encode(Envelope(type="t", key="old", data={}))
     client.xadd(settings.stream, old, id=f"{hour_ago_ms}-0")  # type: ignore[arg-type]
-    producer.send(Envelope(type="t", key="new", data={}))
-    settings = settings.replace(min_idle_ms=3_600_000)
+    client.xadd(settings.stream, encode(Envelope(type="t", key="new", data={})))  # type: ignore[arg-type]
 
     def handler(batch: Sequence[Message]) -> BatchResult:
-        return BatchResult(failed={m.id: "try later" for m in batch if m.envelope.key == "old"})
+        return BatchResult(failed={m.id: "later" for m in batch if m.envelope.key == "old"})
 
-    metrics = ConsumerMetrics(settings, health_timeout=3600)
-    consumer = GroupConsumer(client, settings, metrics.instrument(handler))
-    metrics.track(consumer)
-    consumer.run(burst=True)
-    metrics.refresh_group(client)
-    age = gauge(metrics, "streamlib_group_oldest_pending_age_seconds")
-    assert 3600 <= age < 3600 + 120, age
-    assert gauge(metrics, "streamlib_consumer_healthy") == 1.0
+    settings = settings.replace(min_idle_ms=3_600_000)
+    metrics = ConsumerMetrics(settings)
+    GroupConsumer(client, settings, handler).run(burst=True)
 
-    # Acknowledged: nothing pending, the age drops to 0.
+    def oldest() -> float:
+        metrics.refresh_group(client)
+        return series(metrics.exposition().decode())[
+            ("streamlib_group_oldest_pending_age_seconds", settings.stream, "")
+        ]
+
+    assert 3600 <= oldest() < 3600 + 120
     client.xack(settings.stream, settings.group, f"{hour_ago_ms}-0")
-    metrics.refresh_group(client)
-    assert gauge(metrics, "streamlib_group_oldest_pending_age_seconds") == 0.0
-
-    stalled = ConsumerMetrics(settings, health_timeout=0.01)
-    stalled.track(consumer)
-    wait_for(lambda: gauge(stalled, "streamlib_consumer_healthy") == 0.0, what="unhealthy")
+    assert oldest() == 0  # nothing pending

@@ -21,7 +21,14 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamlib import BatchResult, Envelope, GroupConsumer, Message, StreamProducer, StreamSettings
+from streamlib import (
+    BatchResult,
+    Envelope,
+    Message,
+    PartitionedConsumer,
+    StreamProducer,
+    StreamSettings,
+)
 from streamlib.connection import client_from_url
 from streamlib.metrics import ConsumerMetrics
 from tests.monitoring.promql import metric_names
@@ -94,8 +101,9 @@ def exported(redis_server: Any) -> Iterator[set[str]]:
     def handler(batch: Sequence[Message]) -> BatchResult:
         return BatchResult(failed={ids[0]: "later"}, rejected={ids[1]: "bad"})
 
-    metrics = ConsumerMetrics(settings.replace(min_idle_ms=3_600_000))
-    consumer = GroupConsumer(client, metrics.settings, metrics.instrument(handler))
+    settings = settings.replace(min_idle_ms=3_600_000)
+    metrics = ConsumerMetrics(settings)
+    consumer = PartitionedConsumer(settings, handler, client_factory=lambda: client)
     metrics.track(consumer)
     consumer.run(burst=True)
     metrics.refresh_group(client)
@@ -104,6 +112,7 @@ def exported(redis_server: Any) -> Iterator[set[str]]:
         for family in text_string_to_metric_families(metrics.exposition().decode())
         for sample in family.samples
     }
+    consumer.close()
     yield names
     client.delete(settings.stream, settings.dead_letter_stream)
     client.close()
