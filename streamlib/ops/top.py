@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 import redis
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GroupNotFound
 from ..settings import StreamSettings
 from .consumers import ConsumerInfo, consumers
 from .info import GroupStatus, PartitionInfo, StreamInfo, stream_info
@@ -102,11 +102,17 @@ def sample(
     return Sample(
         taken=time.monotonic(),
         info=info,
-        consumers={
-            name: consumers(client, settings.replace(group=name), partition=partition)
-            for name in names
-        },
+        consumers={name: _consumers(client, settings, name, partition) for name in names},
     )
+
+
+def _consumers(
+    client: redis.Redis, settings: StreamSettings, group: str, partition: int | None
+) -> list[ConsumerInfo]:
+    try:
+        return consumers(client, settings.replace(group=group), partition=partition)
+    except GroupNotFound:  # destroyed since the stream was read
+        return []
 
 
 def frame(before: Sample, after: Sample, *, min_idle_ms: int) -> TopFrame:
@@ -152,13 +158,12 @@ def top(
     *,
     interval: float,
     partition: int | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> TopFrame:
     """Two samples ``interval`` seconds apart, and the frame between them."""
     if interval <= 0:
         raise ConfigError(f"interval must be > 0 s, got {interval:g}")
     first = sample(client, settings, partition=partition)
-    sleep(interval)
+    time.sleep(interval)  # the distance between the two samples
     return frame(
         first, sample(client, settings, partition=partition), min_idle_ms=settings.min_idle_ms
     )
