@@ -11,7 +11,8 @@ from streamlib.ops import top
 def test_a_group_destroyed_between_two_reads_has_no_consumers(
     client: redis.Redis, settings: StreamSettings
 ) -> None:
-    client.xgroup_create(settings.stream, "other", "0", mkstream=True)
+    client.xadd(settings.stream, {"v": "1"})
+    client.xgroup_create(settings.stream, "other", "0")
     client.xreadgroup("other", "c", {settings.stream: ">"})
     assert [c.name for c in top._consumers(client, settings, "other", None)] == ["c"]
     client.xgroup_destroy(settings.stream, "other")
