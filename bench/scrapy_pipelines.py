@@ -8,7 +8,8 @@ own rate, which no pipeline should lower.
 
 Loaded by ``scrapy crawl`` through ``-s ITEM_PIPELINES=...``; they read the
 same ``STREAM_REDIS_URL`` and ``STREAM_NAME`` settings as the project's
-pipeline (the list key is ``<STREAM_NAME>:items``).
+pipeline, the same way (``StreamConfig``: Scrapy settings, then the
+environment, then the defaults; the list key is ``<STREAM_NAME>:items``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from scrapy.crawler import Crawler
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
+from producer.config import StreamConfig
+
 
 class RpushPipeline:
     """One RPUSH of the item's JSON per item, in a thread (as scrapy-redis's RedisPipeline)."""
@@ -33,8 +36,8 @@ class RpushPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RpushPipeline:
-        settings = crawler.settings
-        return cls(settings["STREAM_REDIS_URL"], f"{settings['STREAM_NAME']}:items")
+        config = StreamConfig.from_settings(crawler.settings)
+        return cls(config.redis_url, f"{config.stream}:items")
 
     def open_spider(self) -> None:
         self.server = redis.Redis.from_url(self.url)

@@ -42,6 +42,7 @@ SERVICE_OPTIONS = (
     "health_timeout",
     "progress_interval",
     "log_level",
+    "types",
 )
 
 
@@ -50,7 +51,7 @@ SERVICE_OPTIONS = (
 @settings_options(ServiceOptions, *SERVICE_OPTIONS)
 @click.option("--burst", is_flag=True, default=None, help="Exit once the stream is drained.")
 def main(**given: Any) -> None:
-    """Store quotes and authors from a Redis Stream, as one consumer-group replica."""
+    """Store quotes, authors and other records from a Redis Stream, as one group replica."""
     try:
         options = load(ServiceOptions, **{k: given.pop(k) for k in (*SERVICE_OPTIONS, "burst")})
         logging.basicConfig(level=options.log_level, format=LOG_FORMAT, stream=sys.stderr)

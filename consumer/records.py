@@ -1,7 +1,10 @@
 """Records the consumer stores, and their validation from an envelope.
 
-A record that fails validation is *rejected*: it goes to the dead-letter
-stream with the ``InvalidRecord`` reason and is never retried.
+Quotes and authors are modelled field by field (their own tables). Every
+other type is a generic ``Item``: its ``data`` is stored as it came, in one
+table for all such types (or as its JSON line). A record that fails
+validation is *rejected*: it goes to the dead-letter stream with the
+``InvalidRecord`` reason and is never retried.
 """
 
 from __future__ import annotations
@@ -45,9 +48,21 @@ class Author:
     description: str | None
     url: str | None
     stream_id: str
+    goodreads_url: str | None = None
 
 
-Record = Quote | Author
+@dataclasses.dataclass(frozen=True, slots=True)
+class Item:
+    """A record of a type the service does not model, keyed on type and key."""
+
+    type: str
+    key: str
+    #: The envelope's ``data`` as it came (a JSON object).
+    data: Mapping[str, Any]
+    stream_id: str
+
+
+Record = Quote | Author | Item
 
 #: A character no sink can store: NUL (PostgreSQL text) or a lone surrogate (UTF-8).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -70,8 +85,10 @@ def to_record(message: Message) -> Record:
             description=_optional(data, "description", AUTHOR),
             url=_optional(data, "url", AUTHOR),
             stream_id=message.id,
+            goodreads_url=_optional(data, "goodreads_url", AUTHOR) or None,
         )
-    raise InvalidRecord(f"unknown record type {envelope.type!r}")
+    _storable_json(data, envelope.type)
+    return Item(envelope.type, envelope.key, data, message.id)
 
 
 def _checked_quote(data: Mapping[str, Any], key: str, stream_id: str) -> Quote:
@@ -142,6 +159,19 @@ def _tags(data: Mapping[str, Any]) -> tuple[str, ...]:
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidRecord("invalid quote: 'tags' must be a list of strings")
     return tuple(_storable(t, "tags", QUOTE) for t in tags)
+
+
+def _storable_json(value: Any, kind: str) -> None:
+    """Every string in ``value`` (keys too) storable by every sink (see ``_storable``)."""
+    if isinstance(value, str):
+        _storable(value, "data", kind)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _storable(str(key), "data", kind)
+            _storable_json(item, kind)
+    elif isinstance(value, list):
+        for item in value:
+            _storable_json(item, kind)
 
 
 def _storable(value: str, name: str, kind: str) -> str:

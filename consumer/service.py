@@ -75,6 +75,14 @@ class ServiceOptions:
         30.0, env="PROGRESS_INTERVAL", help="Seconds between progress lines (0: none)."
     )
     log_level: str = setting("INFO", env="LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
+    #: Comma-separated record types to store; entries of others are acknowledged, not stored.
+    types: str | None = setting(
+        None,
+        env="TYPES",
+        help="Store only these record types (comma-separated); entries of other types are "
+        "acknowledged and skipped: give every replica of a group the same list.",
+        default_text="all",
+    )
     #: Exit once the stream is drained (``--burst``).
     burst: bool = False
 
@@ -91,6 +99,15 @@ class ServiceOptions:
                 f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
             )
         object.__setattr__(self, "log_level", level)
+        if self.types is not None and not self.accepted_types:
+            raise ConfigError("types must name at least one record type")
+
+    @property
+    def accepted_types(self) -> frozenset[str] | None:
+        """The record types to store (``None``: every type)."""
+        if self.types is None:
+            return None
+        return frozenset(t.strip() for t in self.types.split(",") if t.strip())
 
 
 class _Shutdown:
@@ -154,7 +171,7 @@ def _run(
     if sink is None:
         return None
     # One loop per partition; the sink is shared, called by one partition at a time.
-    consumer = PartitionedConsumer(settings, QuoteHandler(sink))
+    consumer = PartitionedConsumer(settings, QuoteHandler(sink, options.accepted_types))
     shutdown.consumer = consumer
     if shutdown.stopping:
         consumer.stop()

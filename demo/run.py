@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 import redis
 
+from producer.variants import VARIANTS, variant_url
 from streamlib import ConfigError, RedisUnavailable, StreamSettings, client_from_url, mask_url
 from streamlib.testing import LocalRedis
 
@@ -37,6 +38,13 @@ SAMPLE_PAGES = 10  # like the real site: 100 quotes
 @click.command()
 @click.option("--offline", is_flag=True, help="Crawl the bundled sample site on 127.0.0.1.")
 @click.option("--start-url", default=None, help="Where the crawl starts [default: the real site].")
+@click.option(
+    "--variant",
+    type=click.Choice(list(VARIANTS)),
+    default="main",
+    show_default=True,
+    help="Which face of the site to crawl (docs/producer.md); ignored with --start-url.",
+)
 @click.option("--consumers", default=4, show_default=True, type=click.IntRange(1, 32))
 @click.option(
     "--redis-url", envvar="REDIS_URL", default="redis://localhost:6379/0", show_default=True,
@@ -50,6 +58,7 @@ SAMPLE_PAGES = 10  # like the real site: 100 quotes
 def main(
     offline: bool,
     start_url: str | None,
+    variant: str,
     consumers: int,
     redis_url: str,
     data_dir: str,
@@ -65,11 +74,12 @@ def main(
         except (ConfigError, RedisUnavailable) as exc:
             log.error("%s", exc)
             sys.exit(1)
-        if offline and start_url is None:
-            start_url = stack.enter_context(_sample_site(data / "site"))
+        if start_url is None:
+            site = stack.enter_context(_sample_site(data / "site")) if offline else REAL_SITE
+            start_url = variant_url(site, variant)
         pipeline = Pipeline(
             settings=settings,
-            start_url=start_url or REAL_SITE,
+            start_url=start_url,
             polite=not offline,
             consumers=consumers,
             data=data,

@@ -1,26 +1,38 @@
 """Backpressure: pause the crawl while a consumer group lags too far behind.
 
 Every ``interval`` seconds the group's lag (entries added to the stream that
-the group has not read yet, from XINFO GROUPS) is read in a worker thread.
+the group has not read yet, from XINFO GROUPS, summed over the stream's
+partitions) is read in a worker thread.
 At or above ``high`` the crawl engine is paused (no new requests; items in
 hand are still delivered); at or below ``low`` it resumes. A slow consumer
 fleet so bounds the stream's unread length, and Redis memory, without ever
-trimming unread entries. Unknown lag (no such group yet, or Redis can't tell)
-leaves the engine as it is, with a log line.
+trimming unread entries. Unknown lag (no such group yet on some partition,
+or Redis can't tell) leaves the engine as it is, with a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 import redis
 
+from producer.periodic import Periodic
 from streamlib import groupinfo
+from streamlib.partitions import partition_stream
 
 log = logging.getLogger(__name__)
+
+
+def group_lag(client: redis.Redis, stream: str, group: str, partitions: int) -> int | None:
+    """The group's lag summed over the ``partitions`` of ``stream``; ``None`` if any can't tell."""
+    parts = [
+        groupinfo.group(client, partition_stream(stream, index, partitions), group)
+        for index in range(partitions)
+    ]
+    known = [p for p in parts if p is not None]
+    return groupinfo.combined(known).lag if len(known) == len(parts) else None
 
 
 class Backpressure:
@@ -32,6 +44,7 @@ class Backpressure:
         stream: str,
         group: str,
         *,
+        partitions: int = 1,
         high: int,
         low: int,
         interval: float,
@@ -41,34 +54,34 @@ class Backpressure:
         self.client = client
         self.stream = stream
         self.group = group
+        self.partitions = partitions
         self.high = high
         self.low = low
         self.interval = interval
         self._pause = pause
         self._resume = resume
         self.paused = False
+        #: The last lag read (``None``: not read yet, or unknown).
+        self.lag: int | None = None
         #: Times the crawl was paused.
         self.pauses = 0
-        self._task: asyncio.Task[None] | None = None
+        self._polling = Periodic(self._check, interval, at_once=True)
         self._warned_unknown = False
 
     def start(self) -> None:
         """Start polling (from a coroutine on the reactor's loop)."""
-        self._task = asyncio.ensure_future(self._run())
+        self._polling.start()
 
     async def stop(self) -> None:
         """Stop polling, and resume the crawl if it was paused."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._polling.stop()
         if self.paused:
             self.paused = False
             self._resume()
 
     def observe(self, lag: int | None) -> None:
         """Pause or resume for one lag reading."""
+        self.lag = lag
         if lag is None:
             if not self._warned_unknown:
                 log.warning(
@@ -98,15 +111,14 @@ class Backpressure:
             )
             self._resume()
 
-    async def _run(self) -> None:
+    async def _check(self) -> None:
+        """One lag reading, in a worker thread."""
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                info = await loop.run_in_executor(
-                    None, groupinfo.group, self.client, self.stream, self.group
-                )
-            except redis.RedisError as exc:
-                log.warning("Backpressure: could not read the lag (%s); retrying", exc)
-            else:
-                self.observe(None if info is None else info.lag)
-            await asyncio.sleep(self.interval)
+        try:
+            lag = await loop.run_in_executor(
+                None, group_lag, self.client, self.stream, self.group, self.partitions
+            )
+        except redis.RedisError as exc:
+            log.warning("Backpressure: could not read the lag (%s); retrying", exc)
+        else:
+            self.observe(lag)

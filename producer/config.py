@@ -1,15 +1,34 @@
-"""``StreamConfig``: the pipeline's ``STREAM_*`` Scrapy settings, validated once."""
+"""``StreamConfig``: the stream pipeline's settings, every default written here once.
+
+Each field is a row of one table (``streamlib.settings.setting``): its
+default, its name, which is both the Scrapy setting and the environment
+variable (``STREAM_BATCH_SIZE``), and its help text. ``from_settings``
+builds the config from a crawler's Scrapy settings, then the environment
+(``streamlib.settings.load``, the one reader of it), then these defaults, so
+the pipeline works in any Scrapy project from settings alone. The URL falls
+back to ``REDIS_URL``, the stream to ``STREAM`` and the partitions to
+``PARTITIONS``, the names the consumer reads. Validated once; ``repr()``
+masks the password.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from scrapy.settings import BaseSettings
 
 from streamlib import ConfigError, mask_url
 from streamlib.connection import validate_url
-from streamlib.constants import MAX_PARTITIONS
+from streamlib.constants import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_REDIS_URL,
+    DEFAULT_STREAM,
+    MAX_PARTITIONS,
+)
+from streamlib.settings import load, parse_value, setting, setting_fields
 
 #: Default bound of the pipeline's buffer, in items (or twice the batch size if larger).
 DEFAULT_MAX_PENDING = 10_000
@@ -19,25 +38,78 @@ DEFAULT_MAX_PENDING = 10_000
 class StreamConfig:
     """Where and how the pipeline sends items; ``repr()`` masks the password."""
 
-    redis_url: str
-    stream: str
-    batch_size: int
-    max_delay: float
-    retry_timeout: float
-    #: Consumer group whose lag pauses the crawl; ``None``: no backpressure.
-    backpressure_group: str | None = None
-    backpressure_high: int = 10_000
-    backpressure_low: int = 5_000
-    backpressure_interval: float = 1.0
-    #: Partitions of the stream (``streamlib.partitions``); 1 = one plain stream.
-    partitions: int = 1
-    #: Items accepted and not yet in Redis before ``process_item`` waits for
-    #: room; 0: ``max(10000, 2 x batch_size)``.
-    max_pending: int = 0
+    redis_url: str = setting(
+        DEFAULT_REDIS_URL,
+        env="STREAM_REDIS_URL",
+        fallback_env=("REDIS_URL",),
+        help="Where the stream lives (redis://, rediss://, unix://, redis+cluster://).",
+    )
+    stream: str = setting(
+        DEFAULT_STREAM, env="STREAM_NAME", fallback_env=("STREAM",), help="The stream."
+    )
+    batch_size: int = setting(
+        DEFAULT_BATCH_SIZE, env="STREAM_BATCH_SIZE", help="Items per pipelined XADD round trip."
+    )
+    max_delay: float = setting(
+        1.0,
+        env="STREAM_MAX_DELAY",
+        help="Seconds an item waits at most in the buffer for its batch to fill.",
+    )
+    retry_timeout: float = setting(
+        60.0,
+        env="STREAM_RETRY_TIMEOUT",
+        help="Seconds a batch is resent while Redis is unreachable before the crawl stops.",
+    )
+    #: 0 in the table: ``max(10000, 2 x batch_size)``, settled by validation.
+    max_pending: int = setting(
+        0,
+        env="STREAM_MAX_PENDING",
+        help="Items accepted and not yet in Redis before process_item waits for room.",
+        default_text=f"{DEFAULT_MAX_PENDING}, or twice STREAM_BATCH_SIZE if larger",
+    )
+    partitions: int = setting(
+        1,
+        env="STREAM_PARTITIONS",
+        fallback_env=("PARTITIONS",),
+        help="Partitions of the stream (docs/cluster.md).",
+    )
+    #: ``None``: no backpressure.
+    backpressure_group: str | None = setting(
+        None,
+        env="STREAM_BACKPRESSURE_GROUP",
+        help="Consumer group whose lag pauses the crawl.",
+        default_text="off",
+    )
+    backpressure_high: int = setting(
+        10_000, env="STREAM_BACKPRESSURE_HIGH", help="Pause when the group's lag reaches this."
+    )
+    backpressure_low: int = setting(
+        5_000, env="STREAM_BACKPRESSURE_LOW", help="Resume when it is down to this."
+    )
+    backpressure_interval: float = setting(
+        1.0, env="STREAM_BACKPRESSURE_INTERVAL", help="Seconds between two lag checks."
+    )
+    progress_interval: float = setting(
+        10.0, env="STREAM_PROGRESS_INTERVAL", help="Seconds between progress lines (0: none)."
+    )
+    #: Item class (dotted path or name) -> record type; JSON text is parsed.
+    item_types: Mapping[str, str] = setting(
+        env="STREAM_ITEM_TYPES",
+        help="Item class (dotted path or name) -> record type, as a dict or JSON.",
+        default_factory=dict,
+        default_text="QuoteItem -> quote, AuthorItem -> author",
+    )
+    #: Record type -> the fields of its key; JSON text and "a,b" lists are parsed.
+    key_fields: Mapping[str, tuple[str, ...]] = setting(
+        env="STREAM_KEY_FIELDS",
+        help="Record type -> the fields its key is made of, as a dict or JSON.",
+        default_factory=dict,
+        default_text="quote: text, author; author: name",
+    )
 
     def __post_init__(self) -> None:
         validate_url(self.redis_url)
-        if not self.stream.strip():
+        if not isinstance(self.stream, str) or not self.stream.strip():
             raise ConfigError("STREAM_NAME must be a non-empty string")
         if not 1 <= self.batch_size <= 100_000:
             raise ConfigError(
@@ -47,16 +119,20 @@ class StreamConfig:
             raise ConfigError(f"STREAM_MAX_DELAY must be > 0 seconds, got {self.max_delay:g}")
         if self.retry_timeout < 0:
             raise ConfigError(f"STREAM_RETRY_TIMEOUT must be >= 0, got {self.retry_timeout:g}")
+        if self.progress_interval < 0:
+            raise ConfigError(
+                f"STREAM_PROGRESS_INTERVAL must be >= 0, got {self.progress_interval:g}"
+            )
         self._settle_max_pending()
         if not 1 <= self.partitions <= MAX_PARTITIONS:
             raise ConfigError(
                 f"STREAM_PARTITIONS must be between 1 and {MAX_PARTITIONS}, got {self.partitions}"
             )
-        if self.partitions > 1 and self.backpressure_group is not None:
-            raise ConfigError("backpressure is not yet supported with STREAM_PARTITIONS > 1")
         if self.partitions > 1 and ("{" in self.stream or "}" in self.stream):
             raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
-        if self.backpressure_group is not None:
+        group = (self.backpressure_group or "").strip() or None
+        object.__setattr__(self, "backpressure_group", group)
+        if group is not None:
             if not 0 <= self.backpressure_low < self.backpressure_high:
                 raise ConfigError(
                     "backpressure needs 0 <= STREAM_BACKPRESSURE_LOW < STREAM_BACKPRESSURE_HIGH, "
@@ -64,6 +140,8 @@ class StreamConfig:
                 )
             if self.backpressure_interval <= 0:
                 raise ConfigError("STREAM_BACKPRESSURE_INTERVAL must be > 0 seconds")
+        object.__setattr__(self, "item_types", _item_types(self.item_types))
+        object.__setattr__(self, "key_fields", _key_fields(self.key_fields))
 
     def _settle_max_pending(self) -> None:
         """The buffer bound: the default for 0, else at least one batch."""
@@ -76,40 +154,53 @@ class StreamConfig:
             )
 
     @classmethod
-    def from_settings(cls, settings: BaseSettings) -> StreamConfig:
-        """The config in Scrapy ``settings``; ``ConfigError`` names a bad setting."""
-        group = str(settings.get("STREAM_BACKPRESSURE_GROUP") or "").strip() or None
-        return cls(
-            redis_url=str(settings.get("STREAM_REDIS_URL") or ""),
-            stream=str(settings.get("STREAM_NAME") or ""),
-            batch_size=_number(settings, "STREAM_BATCH_SIZE", int),
-            max_delay=_number(settings, "STREAM_MAX_DELAY", float),
-            retry_timeout=_number(settings, "STREAM_RETRY_TIMEOUT", float),
-            backpressure_group=group,
-            backpressure_high=_number(settings, "STREAM_BACKPRESSURE_HIGH", int),
-            backpressure_low=_number(settings, "STREAM_BACKPRESSURE_LOW", int),
-            backpressure_interval=_number(settings, "STREAM_BACKPRESSURE_INTERVAL", float),
-            max_pending=(
-                _number(settings, "STREAM_MAX_PENDING", int)
-                if settings.get("STREAM_MAX_PENDING") not in (None, "")
-                else 0
-            ),
-            partitions=(
-                _number(settings, "STREAM_PARTITIONS", int)
-                if settings.get("STREAM_PARTITIONS") not in (None, "")
-                else 1
-            ),
-        )
+    def from_settings(
+        cls, settings: BaseSettings, environ: Mapping[str, str] | None = None
+    ) -> StreamConfig:
+        """Scrapy ``settings``, then the environment, then the defaults.
+
+        ``ConfigError`` names a bad setting. A Scrapy setting that is unset,
+        ``None`` or empty counts as not given.
+        """
+        given: dict[str, Any] = {}
+        for row in setting_fields(cls):
+            value = settings.get(row.env)
+            if value is None or value == "":
+                continue
+            given[row.name] = parse_value(row, value) if isinstance(value, str) else value
+        return load(cls, environ, **given)
 
     def __repr__(self) -> str:
-        fields = dataclasses.asdict(self)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["redis_url"] = mask_url(self.redis_url)
         return "StreamConfig(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
 
 
-def _number(settings: BaseSettings, name: str, kind: type[int] | type[float]) -> Any:
-    raw = settings.get(name)
-    try:
-        return kind(str(raw).strip()) if not isinstance(raw, int | float) else kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    """A dict setting, given as a dict or as JSON text (``-s`` and the environment)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a JSON object, got {value!r}") from None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must be a mapping, got {value!r}")
+    return value
+
+
+def _item_types(value: Any) -> dict[str, str]:
+    types = _mapping(value, "STREAM_ITEM_TYPES")
+    for cls, kind in types.items():
+        if not isinstance(kind, str) or not kind.strip():
+            raise ConfigError(f"STREAM_ITEM_TYPES: the type of {cls!r} must be a non-empty string")
+    return {str(k): v for k, v in types.items()}
+
+
+def _key_fields(value: Any) -> dict[str, tuple[str, ...]]:
+    found = {}
+    for kind, fields in _mapping(value, "STREAM_KEY_FIELDS").items():
+        names = fields.split(",") if isinstance(fields, str) else fields
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"STREAM_KEY_FIELDS: the fields of {kind!r} must be a list of names")
+        found[str(kind)] = tuple(n.strip() for n in names if n.strip())
+    return found

@@ -25,3 +25,4 @@ class AuthorItem:
     born_location: str = ""
     description: str = ""
     url: str = ""
+    goodreads_url: str = ""  # the "(Goodreads page)" link, where the site shows one

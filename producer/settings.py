@@ -1,22 +1,18 @@
 """Scrapy settings of the quotestream producer.
 
-The ``STREAM_*`` settings mirror DESIGN.md's names. Each one can also come
-from the environment variable of the same name (the container sets them
-there); ``STREAM_REDIS_URL`` falls back to ``REDIS_URL`` and ``STREAM_NAME``
-to ``STREAM``. ``-s NAME=VALUE`` on the command line wins over both.
-See docs/producer.md for the table.
+No ``STREAM_*`` setting here: the stream pipeline holds every default
+(``producer.config``) and reads each one from ``-s NAME=VALUE``, else from
+the environment variable of the same name (``STREAM_REDIS_URL`` falls back
+to ``REDIS_URL``, ``STREAM_NAME`` to ``STREAM``), else its default. See
+docs/producer.md for the table. Nothing here reads the environment.
 """
 
 from __future__ import annotations
 
-import os
-
-from streamlib import constants
-
 BOT_NAME = "quotestream"
 SPIDER_MODULES = ["producer.spiders"]
 NEWSPIDER_MODULE = "producer.spiders"
-# `crawl` that exits non-zero when items were not delivered to the stream.
+# `crawl` that exits with the crawl's verdict (producer.outcome).
 COMMANDS_MODULE = "producer.commands"
 
 # Polite by default: identify ourselves, obey robots.txt, adapt the pace.
@@ -46,25 +42,3 @@ LOG_LEVEL = "INFO"
 # built when LOG_LEVEL is DEBUG (producer/logformatter.py).
 LOG_FORMATTER = "producer.logformatter.QuietLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"
-
-STREAM_REDIS_URL = (
-    os.environ.get("STREAM_REDIS_URL") or os.environ.get("REDIS_URL") or constants.DEFAULT_REDIS_URL
-)
-STREAM_NAME = os.environ.get("STREAM_NAME") or os.environ.get("STREAM") or constants.DEFAULT_STREAM
-#: Entries per pipelined XADD round trip.
-STREAM_BATCH_SIZE = os.environ.get("STREAM_BATCH_SIZE") or constants.DEFAULT_BATCH_SIZE
-#: Seconds an item waits at most for its batch to fill before it is sent anyway.
-STREAM_MAX_DELAY = os.environ.get("STREAM_MAX_DELAY") or 1.0
-#: Items accepted by the pipeline and not yet in Redis before it waits for room
-#: (empty: 10000, or twice STREAM_BATCH_SIZE if that is larger).
-STREAM_MAX_PENDING = os.environ.get("STREAM_MAX_PENDING") or ""
-#: Seconds a batch is resent while Redis is unreachable before the crawl stops.
-STREAM_RETRY_TIMEOUT = os.environ.get("STREAM_RETRY_TIMEOUT") or 60.0
-#: Partitions of the stream (Redis Cluster scale-out, docs/cluster.md); falls back to PARTITIONS.
-STREAM_PARTITIONS = os.environ.get("STREAM_PARTITIONS") or os.environ.get("PARTITIONS") or 1
-#: Backpressure: the consumer group whose lag pauses the crawl (empty: off).
-STREAM_BACKPRESSURE_GROUP = os.environ.get("STREAM_BACKPRESSURE_GROUP") or ""
-STREAM_BACKPRESSURE_HIGH = os.environ.get("STREAM_BACKPRESSURE_HIGH") or 10_000
-STREAM_BACKPRESSURE_LOW = os.environ.get("STREAM_BACKPRESSURE_LOW") or 5_000
-#: Seconds between two lag checks.
-STREAM_BACKPRESSURE_INTERVAL = os.environ.get("STREAM_BACKPRESSURE_INTERVAL") or 1.0

@@ -37,13 +37,21 @@ def setting(
     help: str,
     default_text: str | None = None,
     default_factory: Any = dataclasses.MISSING,
+    fallback_env: tuple[str, ...] = (),
 ) -> Any:
     """A dataclass field that ``load()`` reads from ``env``; ``help`` documents it.
 
     ``default_text`` replaces the default in help texts where the value is
-    computed (``<hostname>-<pid>``, ``<stream>:dead``).
+    computed (``<hostname>-<pid>``, ``<stream>:dead``). ``fallback_env`` names
+    variables read, in order, when ``env`` is unset (``STREAM_REDIS_URL``, then
+    ``REDIS_URL``).
     """
-    metadata = {"env": env, "help": help, "default_text": default_text}
+    metadata = {
+        "env": env,
+        "help": help,
+        "default_text": default_text,
+        "fallback_env": fallback_env,
+    }
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -58,6 +66,8 @@ class SettingField:
     env: str
     help: str
     default_text: str
+    #: Variables read when ``env`` is unset, in order.
+    fallback_env: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -85,6 +95,7 @@ def setting_fields(cls: type) -> list[SettingField]:
                 field.metadata["env"],
                 field.metadata["help"],
                 shown,
+                field.metadata.get("fallback_env", ()),
             )
         )
     return rows
@@ -101,9 +112,11 @@ def load(cls: type[T], environ: Mapping[str, str] | None = None, **explicit: Any
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for row in setting_fields(cls):
-        raw = env.get(row.env)
-        if raw is not None and raw != "":
-            values[row.name] = _parse(row, raw)
+        for name in (row.env, *row.fallback_env):
+            raw = env.get(name)
+            if raw is not None and raw != "":
+                values[row.name] = parse_value(row, raw, name)
+                break
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = set(explicit) - names
     if unknown:
@@ -119,14 +132,15 @@ def _scalar(hint: Any) -> type:
     return hint if isinstance(hint, type) else str
 
 
-def _parse(row: SettingField, raw: str) -> Any:
+def parse_value(row: SettingField, raw: str, source: str | None = None) -> Any:
+    """``raw`` (text of a variable or flag) as the row's type; ``ConfigError`` names ``source``."""
     if row.kind is str:
         return raw
     try:
         return row.kind(raw.strip())
     except ValueError:
         noun = "a whole number" if row.kind is int else "a number"
-        raise ConfigError(f"{row.env}={raw!r} is not {noun}") from None
+        raise ConfigError(f"{source or row.env}={raw!r} is not {noun}") from None
 
 
 def default_consumer_name() -> str:

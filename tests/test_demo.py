@@ -14,9 +14,9 @@ from streamlib.testing import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_demo(tmp_path: Path, redis_url: str) -> subprocess.CompletedProcess[str]:
+def run_demo(tmp_path: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "demo", "--offline", "--data-dir", str(tmp_path / "data")],
+        [sys.executable, "-m", "demo", "--offline", "--data-dir", str(tmp_path / "data"), *args],
         cwd=ROOT,
         env={"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "REDIS_URL": redis_url},
         capture_output=True,
@@ -62,3 +62,10 @@ def test_demo_uses_a_redis_that_answers_and_counts_only_its_own_run(
     assert client.xlen("quotes") == 210
     db = sqlite3.connect(tmp_path / "data" / "quotes.db")
     assert db.execute("SELECT count(*) FROM quotes").fetchone() == (100,)
+
+
+def test_demo_crawls_another_face_of_the_site(tmp_path: Path, redis_url: str) -> None:
+    done = run_demo(tmp_path, redis_url, "--variant", "tableful")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "/tableful/" in done.stdout.split("crawled", 1)[1].split("\n", 1)[0]
+    assert "stored            100 quotes, 0 authors" in done.stdout  # no author links there

@@ -348,7 +348,7 @@ def test_consumers_are_made_without_talking_to_a_cluster_that_is_down() -> None:
     ("values", "message"),
     [
         ({"STREAM_PARTITIONS": "0"}, "between 1 and 1024"),
-        ({"STREAM_PARTITIONS": "x"}, "is not a number"),
+        ({"STREAM_PARTITIONS": "x"}, "is not a whole number"),
     ],
 )
 def test_scrapy_partition_settings_are_validated(values: dict[str, str], message: str) -> None:

@@ -71,7 +71,7 @@ def test_spider_backpressure_under_the_producer_rule(
         )
         assert proc.poll() is None, log_path.read_text()[-3000:]
         wait_for(
-            lambda: catch_up(admin, "quotes", proc),
+            lambda: catch_up(admin, ["quotes"], proc),
             timeout=CRAWL_TIMEOUT,
             what="the crawl to resume and finish",
         )

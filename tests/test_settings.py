@@ -119,3 +119,22 @@ def test_help_texts_come_from_the_table() -> None:
     text = " ".join(result.output.split())
     assert "Entries per read. [default: 500; env BATCH_SIZE]" in text
     assert "[default: sqlite:///quotes.db; env SINK]" in text
+
+
+def test_a_setting_falls_back_to_other_variables_in_order() -> None:
+    import dataclasses
+
+    from streamlib.settings import setting
+
+    @dataclasses.dataclass(frozen=True)
+    class Where:
+        url: str = setting("d", env="APP_URL", fallback_env=("URL", "OLD_URL"), help="h")
+        port: int = setting(1, env="APP_PORT", fallback_env=("PORT",), help="h")
+
+    assert load(Where, {}) == Where("d", 1)
+    assert load(Where, {"OLD_URL": "old", "URL": "", "PORT": "2"}) == Where("old", 2)
+    assert load(Where, {"OLD_URL": "old", "URL": "u", "APP_URL": "app"}).url == "app"
+    assert load(Where, {"URL": "u"}, url="flag").url == "flag"
+    with pytest.raises(ConfigError, match="PORT='x' is not a whole number"):
+        load(Where, {"PORT": "x"})
+    assert setting_fields(Where)[0].fallback_env == ("URL", "OLD_URL")

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from streamlib import ConfigError, mask_url
 
-from ..records import Author, Quote
+from ..records import Author, Item, Quote
 
 DEFAULT_SINK = "sqlite:///quotes.db"
 USAGE = "sqlite:///PATH, postgresql://USER@HOST/DB or jsonl:PATH"
@@ -31,8 +31,14 @@ class Sink(Protocol):
     #: The sink's URL with any password masked, for logs.
     description: str
 
-    def store(self, quotes: Sequence[Quote], authors: Sequence[Author]) -> None:
-        """Store one batch atomically (SQL) or append it durably (JSON lines)."""
+    def store(
+        self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item] = ()
+    ) -> None:
+        """Store one batch atomically (SQL) or append it durably (JSON lines).
+
+        ``items`` are the records of every other type (one generic table, or
+        their JSON lines as they came).
+        """
         ...
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from streamlib import ConfigError
 
-from ..records import AUTHOR, QUOTE, Author, Quote, Record
+from ..records import AUTHOR, QUOTE, Author, Item, Quote
 
 #: ``json.dumps(doc, ensure_ascii=False)``'s output, without a new encoder per call.
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
@@ -35,7 +35,10 @@ _DATA = {QUOTE: _data_fields(Quote), AUTHOR: _data_fields(Author)}
 
 
 class JsonLinesSink:
-    """Appends ``{"type", "key", "stream_id", "stored_at", "data"}`` lines."""
+    """Appends ``{"type", "key", "stream_id", "stored_at", "data"}`` lines.
+
+    Records of types other than quote and author carry their ``data`` as it came.
+    """
 
     def __init__(self, path: str) -> None:
         if not path:
@@ -48,10 +51,13 @@ class JsonLinesSink:
         except OSError as exc:
             raise ConfigError(f"can't open {path!r} for appending: {exc}") from None
 
-    def store(self, quotes: Sequence[Quote], authors: Sequence[Author]) -> None:
+    def store(
+        self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item] = ()
+    ) -> None:
         """Append the batch in one write and fsync it."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         lines = [_line(QUOTE, q, now) for q in quotes] + [_line(AUTHOR, a, now) for a in authors]
+        lines += [_item_line(i, now) for i in items]
         if not lines:
             return
         payload = "".join(lines).encode("utf-8")
@@ -66,7 +72,18 @@ class JsonLinesSink:
         os.close(self._fd)
 
 
-def _line(kind: str, record: Record, stored_at: str) -> str:
+def _item_line(item: Item, stored_at: str) -> str:
+    doc = {
+        "type": item.type,
+        "key": item.key,
+        "stream_id": item.stream_id,
+        "stored_at": stored_at,
+        "data": item.data,
+    }
+    return _ENCODE(doc) + "\n"
+
+
+def _line(kind: str, record: Quote | Author, stored_at: str) -> str:
     names, values = _DATA[kind]
     doc = {
         "type": kind,

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 
 from streamlib import ConfigError, mask_url
 
-from ..records import Author, Quote
+from ..records import Author, Item, Quote
 from . import sql
 
 try:
     import psycopg
+    from psycopg.types.json import Jsonb
 except ImportError:  # pragma: no cover - depends on the installed extras
     psycopg = None  # type: ignore[assignment]
 
@@ -30,7 +31,7 @@ SCHEMA_LOCK = 0x71756F74  # "quot"
 
 
 class PostgresSink:
-    """Upserts each batch into ``quotes`` and ``authors`` in one transaction."""
+    """Upserts each batch into ``quotes``, ``authors`` and ``records`` in one transaction."""
 
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
         if psycopg is None:
@@ -42,11 +43,14 @@ class PostgresSink:
         self._connect_timeout = connect_timeout
         self._quotes = sql.upsert("quotes", sql.QUOTE_COLUMNS, "%s")
         self._authors = sql.upsert("authors", sql.AUTHOR_COLUMNS, "%s")
+        self._records = sql.upsert("records", sql.RECORD_COLUMNS, "%s")
         self._conn = self._connect()
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            for statement in sql.create_tables("TEXT", "TIMESTAMPTZ"):
+            for statement in sql.create_tables("TEXT", "TIMESTAMPTZ", "JSONB"):
                 cur.execute(statement)
+            for table, column in sql.COLUMNS_ADDED:  # tables made by an earlier version
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} TEXT")
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         try:
@@ -57,7 +61,9 @@ class PostgresSink:
         except psycopg.ProgrammingError as exc:  # a malformed URL
             raise ConfigError(f"invalid PostgreSQL URL {self.description}: {exc}") from None
 
-    def store(self, quotes: Sequence[Quote], authors: Sequence[Author]) -> None:
+    def store(
+        self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item] = ()
+    ) -> None:
         """Upsert the batch in one transaction; returns after COMMIT."""
         if self._conn.closed or self._conn.broken:
             log.warning("PostgreSQL connection lost; reconnecting to %s", self.description)
@@ -68,6 +74,8 @@ class PostgresSink:
                 cur.executemany(self._quotes, [sql.quote_row(q, now) for q in quotes])
             if authors:
                 cur.executemany(self._authors, [sql.author_row(a, now) for a in authors])
+            if items:
+                cur.executemany(self._records, [sql.record_row(i, now, Jsonb) for i in items])
 
     def close(self) -> None:
         """Close the connection."""

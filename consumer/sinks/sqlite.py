@@ -20,17 +20,19 @@ each commit still fsyncs the WAL.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from streamlib import ConfigError
 from streamlib.backoff import Backoff
 
-from ..records import Author, Quote
+from ..records import Author, Item, Quote
 from . import sql
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 class SQLiteSink:
-    """Upserts each batch into ``quotes`` and ``authors`` in one transaction."""
+    """Upserts each batch into ``quotes``, ``authors`` and ``records`` in one transaction."""
 
     def __init__(self, path: str) -> None:
         if not path:
@@ -70,6 +72,7 @@ class SQLiteSink:
             raise ConfigError(f"can't open SQLite database {path!r}: {exc}") from None
         self._quotes = sql.upsert("quotes", sql.QUOTE_COLUMNS, "?")
         self._authors = sql.upsert("authors", sql.AUTHOR_COLUMNS, "?")
+        self._records = sql.upsert("records", sql.RECORD_COLUMNS, "?")
 
     def _set_up(self) -> None:
         self._conn.execute("PRAGMA journal_mode = WAL")
@@ -78,7 +81,9 @@ class SQLiteSink:
         self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         self._transaction(_create_tables)
 
-    def store(self, quotes: Sequence[Quote], authors: Sequence[Author]) -> None:
+    def store(
+        self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item] = ()
+    ) -> None:
         """Upsert the batch in one transaction; returns after COMMIT."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -87,6 +92,9 @@ class SQLiteSink:
                 cur.executemany(self._quotes, [sql.quote_row(q, now) for q in quotes])
             if authors:
                 cur.executemany(self._authors, [sql.author_row(a, now) for a in authors])
+            if items:
+                rows = [sql.record_row(i, now, _json_text) for i in items]
+                cur.executemany(self._records, rows)
 
         self._transaction(write)
 
@@ -128,8 +136,17 @@ def _while_locked(work: Callable[[], None], timeout: float) -> None:
 
 
 def _create_tables(cur: sqlite3.Cursor) -> None:
-    for statement in sql.create_tables("TEXT", "TEXT"):
+    for statement in sql.create_tables("TEXT", "TEXT", "TEXT"):
         cur.execute(statement)
+    for table, column in sql.COLUMNS_ADDED:  # a file made by an earlier version
+        present = {row[1] for row in cur.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+
+
+def _json_text(data: Mapping[str, Any]) -> str:
+    """A record's data as JSON text (SQLite's JSON functions read it)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _make_parent(path: str) -> None:

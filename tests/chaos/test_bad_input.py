@@ -71,7 +71,10 @@ CATALOGUE: dict[str, tuple[Fields, str]] = {
         "field 'data' is a JSON list, not an object",
     ),
     "wrong-version": (envelope(v="2"), "unsupported envelope version '2'"),
-    "unknown-type": (envelope(type="tweet"), "unknown record type 'tweet'"),
+    "nul-in-another-type": (
+        envelope(type="tweet", data=data(text="A\x00tweet.")),
+        "invalid tweet: 'data' contains a NUL character",
+    ),
     "missing-key": (envelope(key=None), "missing field 'key'"),
     "non-utf8-key": (envelope(key=b"k\xff\xfe"), "field 'key' is not valid UTF-8"),
     "non-utf8-data": (
@@ -229,7 +232,7 @@ def test_fuzz_every_entry_is_stored_or_dead_lettered(
     sink = SQLiteSink(":memory:")
     try:
         consume(client, ours, sink)  # never raises: that is the point
-        query = "SELECT key FROM quotes UNION SELECT key FROM authors"
+        query = "SELECT key FROM quotes UNION SELECT key FROM authors UNION SELECT key FROM records"
         stored = {k for (k,) in sink._conn.execute(query)}
     finally:
         sink.close()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from consumer.handler import QuoteHandler
-from consumer.records import Author, Quote
+from consumer.records import Author, Item, Quote
 from consumer.sinks import Sink, open_sink
 from streamlib import GroupConsumer, StreamSettings, client_from_url
 
@@ -26,8 +26,10 @@ class CrashAfterCommit:
         self.sink = sink
         self.description = sink.description
 
-    def store(self, quotes: Sequence[Quote], authors: Sequence[Author]) -> None:
-        self.sink.store(quotes, authors)  # committed now...
+    def store(
+        self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item] = ()
+    ) -> None:
+        self.sink.store(quotes, authors, items)  # committed now...
         os.kill(os.getpid(), signal.SIGKILL)  # ...and never acknowledged
 
     def close(self) -> None:

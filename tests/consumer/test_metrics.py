@@ -60,7 +60,7 @@ def test_metrics_and_health_over_http(redis_factory, tmp_path: Path, partitions:
         fill(client, "q", 300, partitions=partitions)
         PartitionedProducer(client, "q", partitions).send_many(
             [
-                Envelope(type="tweet", key="t", data={}),
+                Envelope(type="author", key="nameless", data={}),
                 Envelope(type="quote", key="bad", data={"text": "no author"}),
             ]
         )

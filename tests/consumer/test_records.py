@@ -7,6 +7,7 @@ import pytest
 from consumer.records import (
     Author,
     InvalidRecord,
+    Item,
     Quote,
     _checked_quote,
     _well_formed_quote,
@@ -46,6 +47,20 @@ def test_quote_without_tags_or_urls(extra: dict[str, object]) -> None:
     assert record.tags == () and record.author_url is None and record.page_url is None
 
 
+def test_other_types_are_items_with_their_data_as_it_came() -> None:
+    data = {"text": "t", "likes": 3, "tags": ["a", {"b": None}]}
+    assert to_record(message("tweet", data)) == Item("tweet", "k1", data, "1-0")
+
+
+def test_an_authors_goodreads_link() -> None:
+    data = {"name": "Jane", "goodreads_url": "http://goodreads.com/author/show/1.Jane"}
+    record = to_record(message("author", data))
+    assert isinstance(record, Author)
+    assert record.goodreads_url == "http://goodreads.com/author/show/1.Jane"
+    empty = to_record(message("author", {"name": "Jane", "goodreads_url": ""}))
+    assert isinstance(empty, Author) and empty.goodreads_url is None
+
+
 def test_author() -> None:
     data = {"name": "Jane", "born_date": "May 1, 1900", "description": " d "}
     assert to_record(message("author", data)) == Author(
@@ -74,7 +89,8 @@ def test_author() -> None:
         ("quote", {"text": "t", "author": "a", "tags": [1]}, "'tags' must be a list of strings"),
         ("quote", {"text": "t", "author": "a", "page_url": 5}, "'page_url' must be a string"),
         ("author", {"born_date": "x"}, "invalid author: 'name' must be a non-empty string"),
-        ("tweet", {"text": "t"}, "unknown record type 'tweet'"),
+        ("tweet", {"text": "a\x00b"}, "invalid tweet: 'data' contains a NUL character"),
+        ("tweet", {"n": [{"\ud800": 1}]}, "invalid tweet: 'data' is not valid Unicode"),
         ("quote", {"text": "a\x00b", "author": "a"}, "'text' contains a NUL character"),
         ("quote", {"text": "t", "author": "a", "tags": ["\x00"]}, "'tags' contains a NUL"),
         ("author", {"name": "n", "url": "\ud800"}, "invalid author: 'url' is not valid Unicode"),

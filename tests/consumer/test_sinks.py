@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from consumer.records import Author, Quote
+from consumer.records import Author, Item, Quote
 from consumer.sinks import Sink, describe, open_sink
 from consumer.sinks.sqlite import SQLiteSink
 from streamlib import ConfigError
@@ -20,8 +20,8 @@ def q(key: str, stream_id: str, text: str = "t", tags: tuple[str, ...] = ("a",))
     return Quote(key, text, "auth", tags, "http://a", "http://p", stream_id)
 
 
-def a(key: str, stream_id: str, name: str = "Jane") -> Author:
-    return Author(key, name, "May 1", "Paris", "desc", "http://a", stream_id)
+def a(key: str, stream_id: str, name: str = "Jane", goodreads: str | None = None) -> Author:
+    return Author(key, name, "May 1", "Paris", "desc", "http://a", stream_id, goodreads)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -150,30 +150,85 @@ def test_replicas_opening_a_new_sqlite_file_at_once_all_get_it(tmp_path: Path) -
     assert errors == []
 
 
-def test_sqlite_sink_takes_over_a_file_made_by_an_earlier_version(tmp_path: Path) -> None:
-    """A quotes.db created before the sink's tuning (rollback journal, default
-    pragmas) is used as it is: same tables, upserts keep its first stream ids."""
-    import sqlite3
+#: The tables as the first release made them: no goodreads_url, no records table.
+EARLIER_SCHEMA = (
+    """CREATE TABLE quotes (key TEXT PRIMARY KEY, text TEXT NOT NULL, author TEXT NOT NULL,
+    tags TEXT NOT NULL, author_url TEXT, page_url TEXT, stream_id TEXT NOT NULL,
+    stored_at {ts} NOT NULL)""",
+    """CREATE TABLE authors (key TEXT PRIMARY KEY, name TEXT NOT NULL, born_date TEXT,
+    born_location TEXT, description TEXT, url TEXT, stream_id TEXT NOT NULL,
+    stored_at {ts} NOT NULL)""",
+    "INSERT INTO quotes VALUES ('k1', 'old', 'auth', '[]', NULL, NULL, '1-0', {then})",
+    "INSERT INTO authors VALUES ('j', 'Jane', NULL, NULL, NULL, NULL, '1-1', {then})",
+)
 
-    from consumer.sinks import sql
+
+def test_sqlite_sink_takes_over_a_file_made_by_an_earlier_version(tmp_path: Path) -> None:
+    """A quotes.db created by an earlier version (rollback journal, default pragmas,
+    older tables) is used as it is: its rows stay, upserts keep their first stream ids,
+    and the newer column and table are added."""
+    import sqlite3
 
     path = tmp_path / "quotes.db"
     with sqlite3.connect(path) as old:
-        for statement in sql.create_tables("TEXT", "TEXT"):
-            old.execute(statement)
-        old.execute(
-            "INSERT INTO quotes VALUES ('k1', 'old', 'auth', '[]', NULL, NULL, '1-0', 'then')"
-        )
+        for statement in EARLIER_SCHEMA:
+            old.execute(statement.format(ts="TEXT", then="'then'"))
     old.close()
     sink = open_sink(f"sqlite:///{path}")
-    sink.store([q("k1", "9-0", text="new"), q("k2", "10-0")], [])
+    sink.store(
+        [q("k1", "9-0", text="new"), q("k2", "10-0")],
+        [a("j", "9-1", goodreads="http://g/j")],
+        [Item("book", "b1", {"isbn": "1"}, "11-0")],
+    )
     sink.close()
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT key, text, stream_id, stored_at FROM quotes ORDER BY key")
         assert [r[:3] for r in rows] == [("k1", "new", "1-0"), ("k2", "t", "10-0")]
         assert conn.execute("SELECT stored_at FROM quotes WHERE key = 'k1'").fetchone() == ("then",)
+        assert conn.execute("SELECT goodreads_url, stream_id FROM authors").fetchall() == [
+            ("http://g/j", "1-1")
+        ]
+        assert conn.execute("SELECT type, key FROM records").fetchall() == [("book", "b1")]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
+
+
+@pytest.mark.postgres
+def test_postgres_sink_adds_what_an_earlier_version_lacked(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in EARLIER_SCHEMA:
+            conn.execute(statement.format(ts="TIMESTAMPTZ", then="now()"))
+    sink = open_sink(pg_url)
+    sink.store([], [a("j", "9-1", goodreads="http://g/j")], [Item("book", "b1", {"n": 1}, "2-0")])
+    sink.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT goodreads_url, stream_id FROM authors").fetchall() == [
+            ("http://g/j", "1-1")
+        ]
+        assert conn.execute("SELECT data FROM records").fetchall() == [({"n": 1},)]
+
+
+def test_other_record_types_go_to_one_table_upserted_on_type_and_key(
+    sql_sink: tuple[Sink, Callable],
+) -> None:
+    sink, query = sql_sink
+    book = {"isbn": "978", "title": "Ça ira", "authors": ["A", "B"], "pages": 320, "x": None}
+    sink.store([], [], [Item("book", "k1", book, "1-0"), Item("review", "k1", {"stars": 5}, "1-1")])
+    sink.store([], [], [Item("book", "k1", {**book, "pages": 321}, "2-0")])  # a re-crawl
+    rows = query("SELECT type, key, data, stream_id FROM records ORDER BY type")
+    decoded = [(t, k, d if isinstance(d, dict) else json.loads(d), s) for t, k, d, s in rows]
+    assert decoded == [
+        ("book", "k1", {**book, "pages": 321}, "1-0"),
+        ("review", "k1", {"stars": 5}, "1-1"),
+    ]
+
+
+def test_a_known_goodreads_link_is_not_forgotten(sql_sink: tuple[Sink, Callable]) -> None:
+    """An author crawled from a variant that shows no Goodreads link keeps the known one."""
+    sink, query = sql_sink
+    sink.store([], [a("j", "1-0", goodreads="http://g/j")])
+    sink.store([], [a("j", "2-0", name="Jane B.")])
+    assert query("SELECT name, goodreads_url FROM authors") == [("Jane B.", "http://g/j")]
 
 
 def test_jsonl_sink_appends_lines_and_repeats_on_redelivery(tmp_path: Path) -> None:
@@ -203,12 +258,13 @@ def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
     odd = 'q"\\\n\t\x01é😀\u2028'
     quote = Quote("k1", odd, "auth", (odd, "b"), None, odd, "1-0")
     author = Author("j", odd, None, "Paris", "", None, "2-0")
+    book = {"title": odd, "isbn": ["978", 1, None, True], "nested": {"k": odd}}
     path = tmp_path / "quotes.jsonl"
     sink = open_sink(f"jsonl:{path}")
-    sink.store([quote], [author])
+    sink.store([quote], [author], [Item("book", "b", book, "3-0")])
     sink.close()
     lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines[2] == ""
+    assert lines[3] == ""
     stored_at = json.loads(lines[0])["stored_at"]
     expected = [
         {
@@ -235,10 +291,12 @@ def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
                 "born_location": "Paris",
                 "description": "",
                 "url": None,
+                "goodreads_url": None,
             },
         },
+        {"type": "book", "key": "b", "stream_id": "3-0", "stored_at": stored_at, "data": book},
     ]
-    assert lines[:2] == [json.dumps(doc, ensure_ascii=False) for doc in expected]
+    assert lines[:3] == [json.dumps(doc, ensure_ascii=False) for doc in expected]
 
 
 @pytest.mark.parametrize(

@@ -45,11 +45,18 @@ class Crawl:
         return dict(zip(names, map(int, found.groups()), strict=True))
 
 
-def scrapy_command(start_url: str, *settings: str) -> list[str]:
+def scrapy_command(
+    start_url: str,
+    *settings: str,
+    spider: str = "quotes",
+    spider_args: Mapping[str, str] | None = None,
+) -> list[str]:
     """``scrapy crawl quotes -a start_url=...`` with ``-s`` settings (AutoThrottle off)."""
     script = Path(sys.executable).with_name("scrapy")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "scrapy"]
-    cmd += ["crawl", "quotes", "-a", f"start_url={start_url}", "-s", "AUTOTHROTTLE_ENABLED=False"]
+    cmd += ["crawl", spider, "-a", f"start_url={start_url}", "-s", "AUTOTHROTTLE_ENABLED=False"]
+    for name, value in (spider_args or {}).items():
+        cmd += ["-a", f"{name}={value}"]
     for setting in settings:
         cmd += ["-s", setting]
     return cmd
@@ -62,11 +69,18 @@ def crawl_env(**variables: str) -> dict[str, str]:
     return env
 
 
-def run_crawl(start_url: str, *settings: str, **env: str) -> Crawl:
-    """Run the real crawl command from the repository root and wait for it."""
+def run_crawl(
+    start_url: str,
+    *settings: str,
+    spider: str = "quotes",
+    spider_args: Mapping[str, str] | None = None,
+    cwd: Path = ROOT,
+    **env: str,
+) -> Crawl:
+    """Run the real crawl command (from the repository root) and wait for it."""
     proc = subprocess.run(
-        scrapy_command(start_url, *settings),
-        cwd=ROOT,
+        scrapy_command(start_url, *settings, spider=spider, spider_args=spider_args),
+        cwd=cwd,
         env=crawl_env(**env),
         capture_output=True,
         text=True,
@@ -112,9 +126,10 @@ def backpressure_crawl(
             proc.wait()
 
 
-def catch_up(client: redis.Redis, stream: str, proc: subprocess.Popen[bytes]) -> bool:
-    """Group ``slow`` reads everything there is; whether the crawl has ended."""
-    client.xreadgroup("slow", "c1", {stream: ">"}, count=1000)
+def catch_up(client: redis.Redis, streams: list[str], proc: subprocess.Popen[bytes]) -> bool:
+    """Group ``slow`` reads everything there is in ``streams``; whether the crawl has ended."""
+    for stream in streams:
+        client.xreadgroup("slow", "c1", {stream: ">"}, count=1000)
     return proc.poll() is not None
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import redis
 
+from producer.outcome import EXIT_NO_ITEMS
 from producer.sample_site import SiteServer, generate_site
 from producer.settings import USER_AGENT
 from streamlib import fingerprint
@@ -102,14 +103,15 @@ def test_a_recrawl_gives_every_record_the_same_key(
     assert keys[0] == keys[1]
 
 
-def test_a_page_without_quotes_ends_the_crawl_cleanly(
+def test_a_page_without_quotes_ends_the_crawl_and_no_items_is_a_failure(
     generated: Site, site: SiteServer, client: redis.Redis, redis_url: str
 ) -> None:
     stream = stream_name()
     past_the_end = f"{site.url}page/{generated.expected.pages + 1}/"
     crawl = run_crawl(past_the_end, REDIS_URL=redis_url, STREAM_NAME=stream)
-    assert crawl.returncode == 0, crawl.output[-3000:]
+    assert crawl.returncode == EXIT_NO_ITEMS, crawl.output[-3000:]
     assert "end of the pagination" in crawl.output
+    assert "Crawl failed (exit status 4): no items scraped from 1 page(s)" in crawl.output
     assert client.xlen(stream) == 0
     assert crawl.summary() == {"sent": 0, "batches": 0, "retries": 0, "undelivered": 0}
 
@@ -131,6 +133,10 @@ def test_a_bad_setting_stops_the_crawl_at_start_with_its_name(site: SiteServer) 
         site.url, "STREAM_BATCH_SIZE=ten", STREAM_REDIS_URL="redis://u:pa55word@127.0.0.1:1/0"
     )
     assert crawl.returncode == 1
-    assert "STREAM_BATCH_SIZE='ten' is not a number" in crawl.output
+    assert (
+        "Crawl failed (exit status 1): the crawl could not start: "
+        "STREAM_BATCH_SIZE='ten' is not a whole number" in crawl.output
+    )
+    assert "Traceback" not in crawl.output
     assert "pa55word" not in crawl.output
     assert not site.hits

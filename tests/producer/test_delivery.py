@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 
+from producer.outcome import EXIT_UNDELIVERED
 from producer.sample_site import SiteServer, generate_site
 from streamlib import client_from_url
 from streamlib.testing import LocalRedis
@@ -31,7 +32,7 @@ def test_redis_down_fails_the_crawl_with_the_undelivered_count(
     crawl = run_crawl(
         site.url, STREAM_REDIS_URL=url, STREAM_BATCH_SIZE="5", STREAM_RETRY_TIMEOUT="1"
     )
-    assert crawl.returncode == 1, crawl.output[-3000:]
+    assert crawl.returncode == EXIT_UNDELIVERED, crawl.output[-3000:]
     found = re.search(r"(\d+) item\(s\) NOT delivered to stream 'quotes'", crawl.output)
     assert found, crawl.output[-3000:]
     summary = crawl.summary()
@@ -65,7 +66,7 @@ def test_a_failure_during_the_crawl_stops_it_and_accounts_for_every_item(
             STREAM_RETRY_TIMEOUT="0.5",
         )
         fetched = site.paths()
-    assert crawl.returncode == 1, crawl.output[-3000:]
+    assert crawl.returncode == EXIT_UNDELIVERED, crawl.output[-3000:]
     assert "Redis stream unavailable: stopping the crawl" in crawl.output
     assert "finish_reason': 'stream_unavailable'" in crawl.output
     assert not fetched >= expected.paths, "the crawl went on to the end"

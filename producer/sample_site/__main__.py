@@ -1,0 +1,25 @@
+"""``python -m producer.sample_site DIR [PAGES]``: serve a generated site until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+
+from . import VARIANTS, SiteServer, generate_site
+
+
+def main(argv: list[str]) -> None:
+    folder = argv[0] if argv else "quotesite"
+    expected = generate_site(folder, pages=int(argv[1]) if len(argv) > 1 else 3)
+    with SiteServer(folder) as site:
+        print(f"{len(expected.quotes)} quotes, {len(expected.authors)} authors at {site.url}")
+        for name, path in VARIANTS.items():
+            print(f"  {name:<11} {site.url.rstrip('/')}{path}")
+        print("Ctrl-C stops")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use
+    main(sys.argv[1:])
