@@ -34,9 +34,11 @@ partition 3 of six), ``group``, ``consumer``:
 Counters are read from each partition's ``ConsumerStats`` at scrape time;
 the group gauges (no ``consumer`` label) and the stream's counter (``stream``
 only) are refreshed every ``refresh_interval`` seconds by the server's own
-thread. Sum over ``stream`` for the whole stream. The oldest pending entry's
-age is Redis's clock minus the time in its id (when it was produced), so a
-stuck entry and an old backlog in progress both show.
+thread from XINFO GROUPS and XPENDING, the commands the consumer's ACL rule
+allows (entries added = entries read + lag). Sum over ``stream`` for the
+whole stream. The oldest pending entry's age is this replica's clock minus
+the time in its id (when Redis added it), so a stuck entry and an old backlog
+in progress both show; keep clocks in sync (NTP), as for end-to-end latency.
 
 ``/healthz`` answers 200 while every partition's loop made progress (a
 successful read, even an empty one) within ``health_timeout`` seconds, else
@@ -134,8 +136,6 @@ class ConsumerMetrics:
         self.group_info: dict[str, GroupInfo | None] = {}
         #: Seconds since each partition's oldest pending entry was produced (0.0: none).
         self.oldest_pending_age: dict[str, float] = {}
-        #: Each partition stream's ``entries-added`` (missing before Redis 7).
-        self.entries_added: dict[str, int] = {}
         self.registry.register(_StatsCollector(self))
 
     def labels(self, stream: str) -> tuple[str, str, str]:
@@ -180,21 +180,14 @@ class ConsumerMetrics:
         for stream in self.streams:
             try:
                 info = self.group_info[stream] = group(client, stream, self.settings.group)
-                if info is not None:  # else no stream or no group yet
-                    self._refresh_stream(client, stream, info)
+                self.oldest_pending_age[stream] = (
+                    oldest_pending_age(client, stream, info.name) if info and info.pending else 0.0
+                )
             except redis.RedisError as exc:
                 failed.append(f"{stream}: {exc}")
                 self.group_info[stream] = None
         if failed:
             log.warning("could not read group info for metrics: %s", "; ".join(failed))
-
-    def _refresh_stream(self, client: redis.Redis, stream: str, info: GroupInfo) -> None:
-        added = client.xinfo_stream(stream).get("entries-added")
-        if added is not None:
-            self.entries_added[stream] = int(added)
-        self.oldest_pending_age[stream] = (
-            oldest_pending_age(client, stream, info.name) if info.pending else 0.0
-        )
 
     def progress_ages(self) -> dict[str, float]:
         """Seconds since each partition's last successful read; empty before ``track``."""
@@ -224,12 +217,11 @@ class ConsumerMetrics:
 
 
 def oldest_pending_age(client: redis.Redis, stream: str, group: str) -> float:
-    """Seconds from the oldest pending entry's id time to Redis's clock (0.0: none pending)."""
+    """Seconds from the oldest pending entry's id time to now (0.0: none pending)."""
     rows = client.xpending_range(stream, group, "-", "+", 1)
     if not rows:
         return 0.0
-    seconds, micros = client.time()
-    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    now_ms = int(time.time() * 1000)
     oldest = rows[0]["message_id"]
     oldest_ms = StreamId.parse(oldest if isinstance(oldest, bytes | str) else str(oldest)).ms
     return max(0, now_ms - oldest_ms) / 1000
@@ -286,14 +278,15 @@ class _StatsCollector(Collector):
             lags = {labels: info.lag for labels, info in rows if info.lag is not None}
             if lags:
                 yield _gauge("streamlib_group_lag", "Entries not yet delivered to the group.", lags)
-        if m.entries_added:
-            added = CounterMetricFamily(
-                "streamlib_stream_entries_added",
-                "Entries ever added to the stream (XINFO STREAM entries-added).",
-                labels=LABELS[:1],
-            )
-            for stream, count in m.entries_added.items():
-                added.add_metric((stream,), count)
+        added = CounterMetricFamily(
+            "streamlib_stream_entries_added",
+            "Entries ever added to the stream (the group's entries read plus its lag).",
+            labels=LABELS[:1],
+        )
+        for (stream, _), info in rows:
+            if info.entries_read is not None and info.lag is not None:
+                added.add_metric((stream,), info.entries_read + info.lag)
+        if added.samples:
             yield added
 
 
