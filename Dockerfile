@@ -1,6 +1,10 @@
 # One image for the producer (scrapy crawl quotes) and the consumer
 # (quotes-consumer); streamctl is on PATH too.
-FROM python:3.11-slim
+#
+# The base image is a build argument, so that a machine without access to a
+# registry can build on a local one (the compose test does).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -10,22 +14,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so that a change to the
-# source does not reinstall them (the layer stays cached).
-COPY pyproject.toml ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-extras = p['optional-dependencies']; \
-print('\n'.join(p['dependencies'] + extras['fast'] + extras['postgres'] + extras['metrics']))" \
-    > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt
+# Dependencies first, at the exact versions and hashes of the lock file
+# (`make lock`), so that a change to the source does not reinstall them.
+COPY requirements/image.lock ./requirements/
+RUN pip install --require-hashes --no-deps -r requirements/image.lock
 
-# Then the source, installed without touching the dependencies.
-COPY README.md scrapy.cfg ./
+# Then the source, with the locked build backend (nothing unpinned is fetched).
+COPY pyproject.toml README.md scrapy.cfg ./
 COPY streamlib ./streamlib
 COPY producer ./producer
 COPY consumer ./consumer
-RUN pip install --no-deps . \
- && useradd --create-home --uid 10001 quotestream
+RUN pip install --no-deps --no-build-isolation . \
+ && rm -rf build quotestream.egg-info \
+ && useradd --create-home --uid 10001 quotestream \
+ && install -d -o quotestream -g quotestream /var/lib/quotestream
 
+# /var/lib/quotestream: where the image's user may write (a volume mounted
+# there is the user's too).
 USER quotestream
 CMD ["quotes-consumer"]

@@ -63,14 +63,38 @@ class WorkerError(RuntimeError):
     """A worker process failed; the message holds its traceback."""
 
 
+class CpuMeter:
+    """CPU seconds (user + system) that some processes use from ``start()`` on.
+
+    The runner measures redis-server with it: the one node, or each master of
+    a cluster.
+    """
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.procs = [psutil.Process(pid) for pid in pids]
+        self.start()
+
+    def start(self) -> None:
+        """Take the reference reading."""
+        self.base = [_cpu(p) for p in self.procs]
+
+    def used(self) -> list[float]:
+        """CPU seconds of each process since ``start()``, in the order of the pids."""
+        return [_cpu(p) - b for p, b in zip(self.procs, self.base, strict=True)]
+
+
 def run_together(
     workers: Sequence[tuple[WorkerFunc, tuple[Any, ...]]],
     *,
     timeout: float,
-    redis_pid: int | None = None,
+    redis_pids: Sequence[int] = (),
     monitor: Monitor | None = None,
-) -> tuple[list[dict[str, Any]], float | None]:
-    """Run ``workers`` (function, args) in processes; their reports and Redis's CPU seconds."""
+) -> tuple[list[dict[str, Any]], list[float]]:
+    """Run ``workers`` (function, args) in processes.
+
+    Returns their reports and the CPU seconds each of ``redis_pids`` used
+    while they ran (empty without pids).
+    """
     barrier = _CTX.Barrier(len(workers) + 1)
     results = _CTX.Queue()
     procs = [
@@ -82,18 +106,18 @@ def run_together(
     stop_monitor = threading.Event()
     watcher: threading.Thread | None = None
     try:
-        redis_proc = psutil.Process(redis_pid) if redis_pid else None
+        meter = CpuMeter(redis_pids)
         try:
             barrier.wait(timeout=120)
         except threading.BrokenBarrierError:
             _collect(results, len(procs), timeout=10)  # raises the worker's traceback
             raise WorkerError("a worker broke the start barrier") from None
-        redis_cpu0 = _cpu(redis_proc)
+        meter.start()
         if monitor is not None:
             watcher = threading.Thread(target=monitor, args=(procs, stop_monitor), daemon=True)
             watcher.start()
         reports = _collect(results, len(procs), timeout)
-        redis_cpu = None if redis_proc is None else _cpu(redis_proc) - redis_cpu0
+        redis_cpu = meter.used()
     finally:
         stop_monitor.set()
         if watcher is not None:
@@ -120,9 +144,7 @@ def _collect(results: Any, n: int, timeout: float) -> list[dict[str, Any]]:
     return [r for r in reports if r is not None]
 
 
-def _cpu(proc: psutil.Process | None) -> float:
-    if proc is None:
-        return 0.0
+def _cpu(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return float(t.user + t.system)
 

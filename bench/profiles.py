@@ -31,6 +31,8 @@ class Profile:
     scrapy_pages: int = 1_000
     #: Items fed to each Scrapy item pipeline on its own (no crawl).
     scrapy_items: int = 100_000
+    #: Entries per round of the scale-out case (one node against a cluster).
+    cluster_messages: int = 100_000
 
 
 FULL = Profile(
@@ -62,6 +64,7 @@ QUICK = Profile(
     redis_benchmark_requests=(50_000, 200_000),
     scrapy_pages=1_000,
     scrapy_items=20_000,
+    cluster_messages=10_000,
 )
 
 PROFILES = {p.name: p for p in (FULL, QUICK)}

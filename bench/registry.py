@@ -10,7 +10,7 @@ Adding a case later (a sink, the Scrapy pipeline) is one new module in
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,8 +29,9 @@ class Run:
     seconds: float
     #: CPU seconds of the client processes (user + system) over the window.
     cpu_s: float = 0.0
-    #: CPU seconds of redis-server over the window, when measured.
-    redis_cpu_s: float | None = None
+    #: CPU seconds of each redis-server over the window (one node, or each
+    #: master of a cluster); empty when not measured.
+    redis_cpu_s: Sequence[float] = ()
     latencies_ms: list[float] = dataclasses.field(default_factory=list)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -52,7 +53,10 @@ class CaseResult:
     msgs_per_s: dict[str, float]
     latency_ms: dict[str, float] | None = None
     cpu_pct: float | None = None
+    #: All redis-server processes together (a cluster's masters added up).
     redis_cpu_pct: float | None = None
+    #: Each redis-server on its own: one value for one node, one per master.
+    redis_cpu_pct_per_node: list[float] | None = None
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     note: str = ""

@@ -34,7 +34,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 Target = tuple[str, Callable[[list[CaseResult]], float | None], Callable[[float], bool], str]
 
-#: Issue 10's targets: what, how it is measured, when it is met, how to print it.
+#: The targets: what, how it is measured, when it is met, how to print it.
 TARGETS: list[Target] = [
     (
         "streamlib x1 >= 0.85 x hand-tuned loop x1",
@@ -153,18 +153,27 @@ def _fmt(v: float | None, spec: str) -> str:
     return "" if v is None else format(v, spec)
 
 
+def _redis_cpu(r: CaseResult) -> str:
+    """Redis CPU %: the total, and each node's share when there are several."""
+    total = _fmt(r.redis_cpu_pct, ".0f")
+    nodes = r.redis_cpu_pct_per_node or []
+    if len(nodes) < 2:
+        return total
+    return f"{total} ({' / '.join(format(n, '.0f') for n in nodes)})"
+
+
 def markdown(outcome: Outcome, targets: list[dict[str, Any]]) -> str:
     """The results table, the targets and the machine, as Markdown."""
     m = outcome.meta
     lines = [
-        f"Profile `{m['profile']['name']}`, {m['started']}, {m['seconds']} s; "
+        f"Profile `{m['profile']['name']}`, {m['seconds']} s; "
         f"{m['nproc']} x {m['cpu_model']}, Python {m['python']}, Redis {m['redis_server']}, "
         f"redis-py {m['redis_py']} + hiredis {m['hiredis']}, orjson {m['orjson']}; "
         f"load average at start {m['loadavg_start'][0]:.2f}, at end {m['loadavg_end'][0]:.2f}; "
         f"commit {m['git']}.",
         "",
         "| case | messages | runs | msgs/s median | min - max | p50 ms | p99 ms "
-        "| client CPU % | Redis CPU % |",
+        "| client CPU % | Redis CPU % (per node) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in outcome.results:
@@ -174,7 +183,7 @@ def markdown(outcome: Outcome, targets: list[dict[str, Any]]) -> str:
             f"| {r.name} | {r.messages:,} | {r.runs} | {s['median']:,.0f} | "
             f"{s['min']:,.0f} - {s['max']:,.0f} | {_fmt(lat.get('p50'), '.3f')} | "
             f"{_fmt(lat.get('p99'), '.3f')} | {_fmt(r.cpu_pct, '.0f')} | "
-            f"{_fmt(r.redis_cpu_pct, '.0f')} |"
+            f"{_redis_cpu(r)} |"
         )
     lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
     for t in targets:
@@ -196,7 +205,14 @@ def _short(r: CaseResult) -> str:
 
 
 def plot(results: list[CaseResult], path: Path) -> bool:
-    """Throughput against consumer processes, and latency; ``False`` without matplotlib."""
+    """Throughput against consumer processes, and latency.
+
+    ``False`` (no file) without matplotlib, or when the run has neither the
+    consumer cases it plots nor latencies (``--only`` some other case).
+    """
+    plotted = ("raw", "streamlib", "faststream", "naive-consumer")
+    if not any(r.case in plotted or r.latency_ms for r in results):
+        return False
     try:
         import matplotlib
 
@@ -273,4 +289,6 @@ def write(outcome: Outcome, out: Path) -> dict[str, Path]:
     png = out / "latest.png"
     if plot(outcome.results, png):
         paths["png"] = png
+    else:
+        png.unlink(missing_ok=True)  # an older run's plot would not match these tables
     return paths

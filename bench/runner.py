@@ -43,9 +43,9 @@ class Context:
         return self.server.url
 
     @property
-    def redis_pid(self) -> int | None:
-        """redis-server's pid, to measure its CPU."""
-        return self.server.process.pid if self.server.process else None
+    def redis_pids(self) -> list[int]:
+        """redis-server's pid (none if it is not running), to measure its CPU."""
+        return [self.server.process.pid] if self.server.process else []
 
     def name(self, prefix: str) -> str:
         """A key or group name not used before in this run."""
@@ -84,7 +84,7 @@ def measure(
 ) -> CaseResult:
     """Fold repeated ``runs`` into one result line."""
     latencies = [x for r in runs for x in r.latencies_ms]
-    redis_cpu = [100 * r.redis_cpu_s / r.seconds for r in runs if r.redis_cpu_s is not None]
+    redis_cpu = [[100 * s / r.seconds for s in r.redis_cpu_s] for r in runs if r.redis_cpu_s]
     extra: dict[str, Any] = {}
     for r in runs:
         for k, v in r.extra.items():
@@ -98,7 +98,10 @@ def measure(
         msgs_per_s=stats.spread([r.rate for r in runs]),
         latency_ms=stats.latency_summary(latencies),
         cpu_pct=statistics.median(100 * r.cpu_s / r.seconds for r in runs),
-        redis_cpu_pct=statistics.median(redis_cpu) if redis_cpu else None,
+        redis_cpu_pct=statistics.median(sum(n) for n in redis_cpu) if redis_cpu else None,
+        redis_cpu_pct_per_node=[statistics.median(n) for n in zip(*redis_cpu, strict=True)]
+        if redis_cpu
+        else None,
         params=params or {},
         extra=extra,
         note=note,

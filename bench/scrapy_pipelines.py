@@ -1,4 +1,4 @@
-"""Item pipelines the Scrapy case (issue 10, case 6) compares the project's with.
+"""Item pipelines the Scrapy case compares the project's with.
 
 ``RpushPipeline`` is the scrapy-redis way, written plainly: each item
 serialised to JSON and sent with one RPUSH, in a thread of the reactor's pool

@@ -5,8 +5,9 @@ Each role gets only the commands its code sends, and only on the stream's keys:
 - ``producer``: XADD to the stream; XINFO GROUPS for backpressure. It can't
   read entries, acknowledge, or touch any other key.
 - ``consumer``: the group loop (XGROUP CREATE, XREADGROUP, XACK, XAUTOCLAIM,
-  XPENDING, XINFO GROUPS for metrics) on the stream, MULTI/EXEC, and XADD only
-  on the dead-letter stream (a Redis 7 selector), never on the main stream.
+  XPENDING, XINFO GROUPS for metrics, XGROUP DELCONSUMER to leave the group on
+  a clean stop) on the stream, MULTI/EXEC, and XADD only on the dead-letter
+  stream (a Redis 7 selector), never on the main stream.
 - ``operator``: what every ``streamctl`` command sends. On the stream: the
   inspection commands (TYPE, XINFO, XLEN, XRANGE/XREVRANGE/XREAD, XPENDING,
   MEMORY USAGE, TIME), group management (XGROUP CREATE/DESTROY/SETID/
@@ -17,12 +18,15 @@ Each role gets only the commands its code sends, and only on the stream's keys:
   (XREADGROUP), acknowledge, delete keys, or touch any other key.
 
 ``rules()`` returns the tokens for ``ACL SETUSER <user> on >PASSWORD <tokens>``;
-``setuser_line()`` renders them for a config file or ``redis-cli``.
+``setuser_line()`` renders them for ``redis-cli``; ``acl_file()`` writes a whole
+file for ``redis-server --aclfile`` (passwords as SHA-256 hashes, the default
+user off).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 
 from .errors import ConfigError
 
@@ -41,6 +45,7 @@ _ROLE_COMMANDS: dict[str, Sequence[str]] = {
         "+xautoclaim",
         "+xpending",
         "+xinfo|groups",
+        "+xgroup|delconsumer",
         "+multi",
         "+exec",
         "+discard",
@@ -102,3 +107,34 @@ def setuser_line(user: str, role: str, stream: str, dead_letter_stream: str) -> 
     return " ".join(
         ["ACL SETUSER", user, "reset", "on", ">PASSWORD", *rules(role, stream, dead_letter_stream)]
     )
+
+
+#: The rule of a user that may only PING (a container healthcheck): no key, no other command.
+PING_ONLY: tuple[str, ...] = ("resetkeys", "resetchannels", "-@all", "+ping")
+
+#: The default user of an ACL file: off, so no client can log in as it. It keeps
+#: every right for Redis's own sake: Redis 7 replays the AOF as the default user
+#: and re-checks that user's rights at each EXEC, so without them every
+#: transaction in the AOF (a group's reads, the dead letters) would be dropped,
+#: silently, when the server restarts.
+DEFAULT_USER_LINE = "user default reset off ~* &* +@all"
+
+
+def acl_file(users: Mapping[str, tuple[str, Sequence[str]]]) -> str:
+    """The text of an ACL file for ``redis-server --aclfile``.
+
+    ``users`` maps each user name to its password and its rule (e.g.
+    ``rules(role, ...)``). Passwords are written as SHA-256 hashes (``#<hex>``),
+    never in clear. The default user is switched off: every client logs in as
+    one of ``users`` (see ``DEFAULT_USER_LINE``).
+    """
+    lines = []
+    for name, (password, tokens) in users.items():
+        if not name or any(c.isspace() for c in name) or name == "default":
+            raise ConfigError(f"invalid ACL user name {name!r}")
+        if not password:
+            raise ConfigError(f"ACL user {name!r} needs a password")
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        lines.append(" ".join(["user", name, "reset", "on", f"#{digest}", *tokens]))
+    lines.append(DEFAULT_USER_LINE)
+    return "\n".join(lines) + "\n"

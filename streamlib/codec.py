@@ -65,7 +65,7 @@ class Envelope(_EnvelopeFields):
     ``Envelope(type, key, data)`` stamps ``ts`` with the current time in
     milliseconds; ``v`` is the schema version this release writes. A named
     tuple rather than a dataclass: the consumer builds one per entry, and a
-    tuple is built in a third of the time (see BENCHMARKS.md).
+    tuple is built in under half the time (see docs/design-notes.md).
     """
 
     __slots__ = ()

@@ -9,6 +9,7 @@ The loop, in the order it runs::
         XREADGROUP ... > COUNT batch BLOCK block-ms      # new entries
         decode -> handler(batch) -> XACK the ones that succeeded
         (while the handler runs, its batch's lease is renewed: XCLAIM JUSTID)
+    on a clean end (stopped or drained) holding nothing: XGROUP DELCONSUMER
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry whose handler failed stays pending and is retried
@@ -199,8 +200,29 @@ class GroupConsumer:
             self._loop(burst)
         finally:
             self._lease.close()
+        self._leave_group()
         log.info("consumer %s stopped: %s", self._me, self.stats)
         return self.stats
+
+    def _leave_group(self) -> None:
+        """Remove this consumer from the group if it holds no pending entry.
+
+        Called after a clean end, once nothing reads or renews under this
+        name. A consumer that still holds entries stays, so that another
+        replica can reclaim them: XGROUP DELCONSUMER would drop them from the
+        group's pending list. Only a failed check is logged; the run is over.
+        """
+        try:
+            if self.client.xpending_range(self._stream, self._group, "-", "+", 1, self._me):
+                log.info(
+                    "consumer %s stays in group %s: it holds pending entries", self._me, self._group
+                )
+                return
+            self.client.xgroup_delconsumer(self._stream, self._group, self._me)
+        except redis.RedisError as exc:
+            log.warning("consumer %s could not leave group %s: %s", self._me, self._group, exc)
+            return
+        log.info("consumer %s left group %s", self._me, self._group)
 
     def _loop(self, burst: bool) -> None:
         need_setup = True  # create group and re-read own pending entries

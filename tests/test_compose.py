@@ -1,13 +1,16 @@
-"""docker-compose.yml, checked without a Docker engine.
+"""docker-compose.yml, checked without a Docker engine (``make compose-test`` runs it on one).
 
 1. Debian's ``docker-compose config`` validates the file against the Compose
    schema and resolves it with ``.env.example``.
-2. The resolved ``producer`` and ``consumer`` services are run as local
-   processes with their real commands and environments (hosts ``redis`` and
-   ``postgres`` mapped to loopback, the image's ``ENV`` from the Dockerfile),
-   four consumer replicas against one crawl of the generated site: every quote
-   must end up stored once in PostgreSQL. A wrong command, entry point or
-   environment variable in the compose file breaks this test.
+2. The resolved services are run as local processes with their real commands
+   and environments (hosts ``redis``, ``postgres`` and ``site`` mapped to
+   loopback, container paths to temporary folders, the image's ``ENV`` from
+   the Dockerfile): ``redis-acl`` writes the ACL file, ``redis-server`` starts
+   with the ``redis`` service's arguments and passes its healthcheck, the
+   ``site`` serves the sample site, four consumer replicas (as ``consumer``)
+   store one crawl (as ``producer``): every quote once in PostgreSQL. A wrong
+   command, entry point, user or environment variable in the compose file
+   breaks this test.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +33,7 @@ import pytest
 import redis
 import yaml
 
-from producer.sample_site import SiteServer, generate_site
+from producer.sample_site import generate_site
 from streamlib.groupinfo import group as group_info
 from streamlib.testing import LocalRedis, free_port
 from tests.helpers import wait_for
@@ -79,26 +84,54 @@ def image_env() -> dict[str, str]:
     return found
 
 
+APP_SERVICES = ("redis-acl", "producer", "consumer", "streamctl", "site")
+
+
 def test_compose_file_is_valid_and_needs_its_secrets() -> None:
     config = resolved()
     services = config["services"]
-    assert set(services) == {"redis", "postgres", "producer", "consumer"}
+    assert set(services) == {"redis", "postgres", *APP_SERVICES}
     redis_svc, consumer = services["redis"], services["consumer"]
     assert "ports" not in redis_svc  # not published to the host
+    # redis-server first: the image's entry point then drops root.
+    assert redis_svc["command"][0] == "redis-server"
     assert "--appendonly yes" in " ".join(redis_svc["command"])
+    assert redis_svc["depends_on"]["redis-acl"]["condition"] == "service_completed_successfully"
     assert "healthcheck" in redis_svc and "healthcheck" in services["postgres"]
-    for name in ("redis-data", "postgres-data"):
+    for name in ("redis-data", "redis-acl", "postgres-data"):
         assert name in config["volumes"]
     assert "container_name" not in consumer and "ports" not in consumer  # --scale works
     assert "CONSUMER" not in consumer["environment"]  # <hostname>-<pid>: unique per replica
     assert consumer["stop_signal"] == "SIGTERM"
     assert consumer["restart"] == "on-failure"
     assert "/healthz" in " ".join(consumer["healthcheck"]["test"])
+    # One image for every Python service; `up` never starts the producer.
+    assert {services[name]["image"] for name in APP_SERVICES} == {"quotestream:local"}
+    assert [services[n].get("profiles") for n in APP_SERVICES] == [
+        None, ["crawl"], None, ["tools"], ["offline"],
+    ]  # fmt: skip
     assert services["producer"]["restart"] == "no"
     assert services["producer"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    # Each client logs in as its role; no password on any command line.
+    roles = {"producer": "producer", "consumer": "consumer", "streamctl": "operator"}
+    for name, user in roles.items():
+        assert services[name]["environment"]["REDIS_USERNAME"] == user
+        assert (
+            services[name]["environment"]["REDIS_PASSWORD"]
+            == env_example()[f"REDIS_{user.upper()}_PASSWORD"]
+        )
+    secrets = [v for k, v in env_example().items() if k.endswith("PASSWORD")]
+    for name, service in services.items():
+        argv = [*service.get("entrypoint", []), *service.get("command", [])]
+        argv += service.get("healthcheck", {}).get("test", [])
+        assert not [s for s in secrets if any(s in a for a in argv)], name
     # No secret has a default: without an env file, compose refuses to resolve.
     bare = compose("config")
-    assert bare.returncode != 0 and "REDIS_PASSWORD" in bare.stderr
+    assert bare.returncode != 0 and "PASSWORD" in bare.stderr
+    # Base images are parameters (for machines that build them locally).
+    local = resolved(PYTHON_IMAGE="py:x", REDIS_IMAGE="redis:x", POSTGRES_IMAGE="pg:x")["services"]
+    assert local["consumer"]["build"]["args"]["PYTHON_IMAGE"] == "py:x"
+    assert (local["redis"]["image"], local["postgres"]["image"]) == ("redis:x", "pg:x")
 
 
 @pytest.fixture
@@ -134,84 +167,123 @@ def quotes_db() -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
-def local(value: str, redis_port: int, database: str) -> str:
-    """A container's view mapped to this machine: service hosts become loopback.
+def local(value: str, ports: dict[str, int], database: str, root: Path) -> str:
+    """A container's view mapped to this machine.
 
-    The sink's database ``quotes`` becomes this test's own (``database``).
+    Service hosts become loopback ports, container paths temporary folders,
+    and the sink's database ``quotes`` this test's own (``database``).
     """
-    return value.replace("redis:6379", f"127.0.0.1:{redis_port}").replace(
-        "@postgres:5432/quotes", f"@127.0.0.1:5432/{database}"
-    )
+    table = {
+        "redis:6379": f"127.0.0.1:{ports['redis']}",
+        "http://site:8000/": f"http://127.0.0.1:{ports['site']}/",
+        "0.0.0.0:8000": f"127.0.0.1:{ports['site']}",
+        "@postgres:5432/quotes": f"@127.0.0.1:5432/{database}",
+        "/var/lib/quotestream/": f"{root}/acl/",
+        "/acl/": f"{root}/acl/",
+        "/tmp/site": f"{root}/site",
+    }
+    pattern = "|".join(re.escape(k) for k in table)  # one pass: no double mapping
+    return re.sub(pattern, lambda m: table[m.group(0)], value)
 
 
 def test_compose_services_run_as_local_processes(
     redis_factory: Callable[..., LocalRedis], quotes_db: str, tmp_path: Path
 ) -> None:
-    expected = generate_site(tmp_path / "site", pages=2)
-    with SiteServer(tmp_path / "site") as site:
-        config = resolved(START_URL=site.url)
-        secrets = env_example()
-        server = redis_factory(extra_args=["--requirepass", secrets["REDIS_PASSWORD"]])
-        admin = redis.Redis(port=server.port, password=secrets["REDIS_PASSWORD"])
-        base = {
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            **image_env(),
-        }
+    config = resolved(START_URL="http://site:8000/")
+    services = config["services"]
+    database = quotes_db.rsplit("/", 1)[1]
+    ports = {"redis": free_port(), "site": free_port()}
+    (tmp_path / "acl").mkdir()
+    base = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    base.update(image_env())
 
-        def service_env(name: str, **overrides: str) -> dict[str, str]:
-            env = config["services"][name]["environment"]
-            database = quotes_db.rsplit("/", 1)[1]
-            mapped = {k: local(str(v), server.port, database) for k, v in env.items()}
-            return {**base, **mapped, **overrides}
+    def argv(name: str) -> list[str]:
+        service = services[name]
+        words = [*service.get("entrypoint", []), *service["command"]]
+        return [local(str(w), ports, database, tmp_path) for w in words]
 
-        consumer = config["services"]["consumer"]
-        ports = [free_port() for _ in range(4)]
-        replicas = []
-        for i, port in enumerate(ports):
-            with (tmp_path / f"consumer-{i}.log").open("wb") as log:
-                replicas.append(
-                    subprocess.Popen(
-                        consumer["command"],
-                        cwd=tmp_path,  # not the repository: no scrapy.cfg to lean on
-                        env=service_env("consumer", METRICS_PORT=str(port)),
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
+    def env(name: str, **overrides: str) -> dict[str, str]:
+        given = services[name].get("environment", {})
+        mapped = {k: local(str(v), ports, database, tmp_path) for k, v in given.items()}
+        return {**base, **mapped, **overrides}
+
+    def run(name: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            argv(name), cwd=tmp_path, env=env(name), capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        return done
+
+    run("redis-acl")  # writes the ACL file the redis service starts with
+    server = redis_factory(port=ports["redis"], extra_args=argv("redis")[1:])
+    # The redis service's healthcheck (as the PING-only user), on this port.
+    check = services["redis"]["healthcheck"]["test"][1].replace("$$", "$")  # compose's escape
+    check = local(check, ports, database, tmp_path).replace(
+        "redis-cli", f"redis-cli -p {server.port}"
+    )
+    assert subprocess.run(["sh", "-c", check], env=base, timeout=30).returncode == 0
+    secrets = env_example()
+    admin = redis.Redis(
+        port=server.port, username="operator", password=secrets["REDIS_OPERATOR_PASSWORD"]
+    )
+
+    site_pages = int(services["site"]["command"][4])
+    expected = generate_site(tmp_path / "expected", pages=site_pages)
+    with (tmp_path / "site.log").open("wb") as log:
+        site = subprocess.Popen(argv("site"), cwd=tmp_path, env=env("site"), stdout=log, stderr=log)
+    consumer = services["consumer"]
+    metrics = [free_port() for _ in range(4)]
+    replicas = []
+    for i, port in enumerate(metrics):
+        with (tmp_path / f"consumer-{i}.log").open("wb") as log:
+            replicas.append(
+                subprocess.Popen(
+                    argv("consumer"),
+                    cwd=tmp_path,  # not the repository: no scrapy.cfg to lean on
+                    env=env("consumer", METRICS_PORT=str(port)),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
-        try:
-            crawl = subprocess.run(
-                config["services"]["producer"]["command"],
-                cwd=tmp_path,
-                env=service_env("producer"),
-                capture_output=True,
-                text=True,
-                timeout=180,
             )
-            assert crawl.returncode == 0, crawl.stdout[-2000:] + crawl.stderr[-3000:]
-            total = len(expected.quotes) + len(expected.authors)
-            stream, group = consumer["environment"]["STREAM"], consumer["environment"]["GROUP"]
+    try:
+        wait_for(lambda: _serves(ports["site"]), timeout=30, what="the site service")
+        run("producer")
+        total = len(expected.quotes) + len(expected.authors)
+        stream, group = consumer["environment"]["STREAM"], consumer["environment"]["GROUP"]
 
-            def drained() -> bool:
-                info = group_info(admin, stream, group)
-                return info is not None and (info.pending, info.lag) == (0, 0)
+        def drained() -> bool:
+            info = group_info(admin, stream, group)
+            return info is not None and (info.pending, info.lag) == (0, 0)
 
-            wait_for(drained, timeout=120, what="the consumers to drain the stream")
-            assert admin.xlen(stream) == total
-            # Each replica's own healthcheck command, on its port, passes.
-            check = consumer["healthcheck"]["test"][1:]
-            for port in ports:
-                probe = [a.replace("9100", str(port)) for a in check]
-                assert subprocess.run(probe, env=base, timeout=30).returncode == 0
-        finally:
-            for proc in replicas:
-                proc.terminate()
-            codes = [proc.wait(timeout=60) for proc in replicas]
-        assert codes == [0, 0, 0, 0], [
-            (tmp_path / f"consumer-{i}.log").read_text()[-1500:] for i in range(4)
-        ]
+        wait_for(drained, timeout=120, what="the consumers to drain the stream")
+        assert admin.xlen(stream) == total
+        # Each replica's own healthcheck command, on its port, passes.
+        probe_check = consumer["healthcheck"]["test"][1:]
+        for port in metrics:
+            probe = [a.replace("9100", str(port)) for a in probe_check]
+            assert subprocess.run(probe, env=base, timeout=30).returncode == 0
+        # streamctl, as the operator, sees the group.
+        assert group in run("streamctl").stdout
+    finally:
+        for proc in replicas:
+            proc.terminate()
+        codes = [proc.wait(timeout=60) for proc in replicas]
+        site.send_signal(signal.SIGINT)  # the site service's stop_signal
+        site.wait(timeout=30)
+        admin.close()
+    assert codes == [0, 0, 0, 0], [
+        (tmp_path / f"consumer-{i}.log").read_text()[-1500:] for i in range(4)
+    ]
     with psycopg.connect(quotes_db) as conn:
         quotes = conn.execute("SELECT count(*), count(DISTINCT key) FROM quotes").fetchone()
         authors = conn.execute("SELECT count(*) FROM authors").fetchone()
     assert quotes == (len(expected.quotes), len(expected.quotes))
     assert authors == (len(expected.authors),)
+
+
+def _serves(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False

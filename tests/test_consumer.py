@@ -255,6 +255,36 @@ def test_stop_finishes_and_acks_the_batch_in_hand(
     assert consumer.stats.acked == 50
 
 
+def test_a_clean_end_leaves_the_group_unless_entries_are_still_pending(
+    client: redis.Redis, settings: StreamSettings, in_thread
+) -> None:  # type: ignore[no-untyped-def]
+    fill(client, settings, 10)
+    slow = settings.replace(min_idle_ms=3_600_000)  # nobody reclaims what "keeper" holds
+
+    def names() -> set[str]:
+        return {c["name"].decode() for c in client.xinfo_consumers(settings.stream, settings.group)}
+
+    def keep_and_stop(batch: Sequence[Message]) -> BatchResult:
+        keeper.stop()
+        return BatchResult(failed={m.id: "kept pending" for m in batch})
+
+    keeper = GroupConsumer(client, slow.replace(consumer="keeper", batch_size=4), keep_and_stop)
+    keeper.run()  # stops cleanly after its first batch, which stays pending with it
+    drainer = GroupConsumer(client, slow.replace(consumer="drainer"), lambda batch: None)
+    drainer.run(burst=True)  # drained the other 6, holds nothing
+    assert names() == {"keeper"}
+    assert drainer.stats.acked == 6
+
+    idle = GroupConsumer(client, slow.replace(consumer="idle"), lambda batch: None)
+    thread = in_thread(idle)
+    wait_for(lambda: "idle" in names(), what="the idle consumer to join")
+    idle.stop()
+    thread.join(30)
+    assert names() == {"keeper"}  # a stopped replica with nothing pending left too
+    held = client.xpending_range(settings.stream, settings.group, "-", "+", 10, "keeper")
+    assert len(held) == 4  # the keeper's entries are still there to reclaim
+
+
 def test_waits_out_a_failover_instead_of_crashing(
     redis_factory: Callable[..., LocalRedis], settings: StreamSettings, in_thread
 ) -> None:  # type: ignore[no-untyped-def]

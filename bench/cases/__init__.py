@@ -1,11 +1,12 @@
 """The cases; each registers itself with ``@case(..., order=N)`` (the run's order).
 
-Orders: 10 naive, 20 raw loop, 30 streamlib consumer, 40 FastStream, 50
-producer, 55 end to end, 80 redis-benchmark, 85 reclaim, 90 memory. 35
-streamlib with each sink (case 4), 60 the Scrapy item pipeline (case 6).
+Orders: 10 naive, 20 raw loop, 30 streamlib consumer, 35 streamlib with each
+sink, 40 FastStream, 50 producer, 55 end to end, 60 the Scrapy item pipeline,
+70 one Redis node against a cluster, 80 redis-benchmark, 85 reclaim, 90 memory.
 """
 
 from . import (  # noqa: F401
+    cluster,
     faststream_sub,
     memory,
     naive,

@@ -35,7 +35,7 @@ def drain_runs(
             reports, redis_cpu = run_together(
                 [(worker, (ctx.url, stream, group, f"c{i}", *args)) for i in range(processes)],
                 timeout=max(120.0, count / 1_000),
-                redis_pid=ctx.redis_pid,
+                redis_pids=ctx.redis_pids,
             )
         finally:
             workload.drop_group(ctx.client, stream, group)

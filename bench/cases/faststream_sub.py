@@ -1,4 +1,4 @@
-"""Case 7: FastStream's Redis stream subscriber on the same stream, batch and not.
+"""FastStream's Redis stream subscriber on the same stream, batch and not.
 
 A consumer group from id 0 on the pre-filled stream, as streamlib's; FastStream
 acks after the handler returns. Entries written by streamlib have no

@@ -48,7 +48,7 @@ def memory(ctx: Context) -> list[CaseResult]:
         reports, redis_cpu = run_together(
             [(streamlib_worker, (ctx.url, stream, group, "c0", "null"))],
             timeout=1_200,
-            redis_pid=ctx.redis_pid,
+            redis_pids=ctx.redis_pids,
             monitor=sample,
         )
     finally:

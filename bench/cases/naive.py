@@ -1,4 +1,4 @@
-"""Case 1, the baseline: the naive list design, written plainly.
+"""The baseline: the naive list design, written plainly.
 
 Producer: one LPUSH of a JSON item per record, no pipelining. Consumer: LLEN;
 when empty, sleep 100 ms; else RPOP one item, ``json.loads`` it and append it
@@ -81,7 +81,7 @@ def naive(ctx: Context) -> list[CaseResult]:
         reports, rcpu = run_together(
             [(naive_consumer, (ctx.url, key, n, out_file))],
             timeout=600,
-            redis_pid=ctx.redis_pid,
+            redis_pids=ctx.redis_pids,
         )
         ctx.drop(key)
         return Run(n, window(reports), reports[0]["cpu_s"], rcpu)
@@ -89,7 +89,7 @@ def naive(ctx: Context) -> list[CaseResult]:
     def producer_once() -> Run:
         key = ctx.name("naive-list")
         reports, rcpu = run_together(
-            [(naive_producer, (ctx.url, key, n, None))], timeout=600, redis_pid=ctx.redis_pid
+            [(naive_producer, (ctx.url, key, n, None))], timeout=600, redis_pids=ctx.redis_pids
         )
         ctx.drop(key)
         return Run(n, window(reports), reports[0]["cpu_s"], rcpu)
@@ -103,7 +103,7 @@ def naive(ctx: Context) -> list[CaseResult]:
                 (naive_producer, (ctx.url, key, count, p.paced_rate)),
             ],
             timeout=600,
-            redis_pid=ctx.redis_pid,
+            redis_pids=ctx.redis_pids,
         )
         ctx.drop(key)
         consumer = reports[0]

@@ -1,4 +1,4 @@
-"""Case 5: streamlib's producer alone, and producer + consumer end to end.
+"""streamlib's producer alone, and producer + consumer end to end.
 
 End to end, one producer process and one consumer process run together on an
 empty stream. Latency is from the envelope's production time to the XACK of
@@ -84,7 +84,7 @@ def _e2e_once(ctx: Context, count: int, rate: float | None) -> Run:
                 (producer_worker, (ctx.url, stream, count, rate)),
             ],
             timeout=600,
-            redis_pid=ctx.redis_pid,
+            redis_pids=ctx.redis_pids,
         )
     finally:
         ctx.drop(stream)
@@ -112,7 +112,7 @@ def producer_alone(ctx: Context) -> list[CaseResult]:
             reports, redis_cpu = run_together(
                 [(producer_worker, (ctx.url, stream, p.messages, None))],
                 timeout=600,
-                redis_pid=ctx.redis_pid,
+                redis_pids=ctx.redis_pids,
             )
         finally:
             ctx.drop(stream)

@@ -1,4 +1,4 @@
-"""Case 2, the ceiling: a hand-tuned redis-py loop, no library around it.
+"""The ceiling: a hand-tuned redis-py loop, no library around it.
 
 XREADGROUP COUNT 500, orjson for the data, one XACK per batch, hiredis
 parsing the replies (redis-py picks it up when installed). RESP2, bytes, as

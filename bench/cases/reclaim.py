@@ -1,4 +1,4 @@
-"""Case 9: a consumer takes over the entries a SIGKILLed one left pending.
+"""Reclaim: a consumer takes over the entries a SIGKILLed one left pending.
 
 The victim, a streamlib consumer whose handler never returns once it holds
 every entry, reads all of them (all pending with it, none acked) and is
@@ -88,7 +88,7 @@ def _once(ctx: Context) -> Run:
         # The entries become claimable min-idle after their (last) delivery.
         time.sleep(max(0.0, held_at + min_idle / 1000 - time.monotonic()))
         reports, redis_cpu = run_together(
-            [(rescuer, (ctx.url, stream, group, min_idle))], timeout=300, redis_pid=ctx.redis_pid
+            [(rescuer, (ctx.url, stream, group, min_idle))], timeout=300, redis_pids=ctx.redis_pids
         )
         left = ctx.client.xpending(stream, group)["pending"]
     finally:

@@ -1,4 +1,4 @@
-"""Case 8, the limit: ``redis-benchmark`` XADD of an envelope-sized entry, 50 clients.
+"""The limit: ``redis-benchmark`` XADD of an envelope-sized entry, 50 clients.
 
 Without pipelining and with pipelines of 64. Skipped when the binary is absent
 (``REDIS_BENCHMARK`` names another one). Its latency is per request, not
@@ -14,11 +14,10 @@ import shutil
 import subprocess
 import time
 
-import psutil
-
 from streamlib import encode
 
 from .. import workload
+from ..procs import CpuMeter
 from ..registry import CaseResult, Run, Skip, case
 from ..runner import Context, measure, repeat
 
@@ -41,12 +40,11 @@ def _run_once(ctx: Context, binary: str, requests: int, pipeline: int) -> Run:
     args = [a.decode() if isinstance(a, bytes) else a for a in args]
     cmd = [binary, "-h", "127.0.0.1", "-p", str(ctx.server.port), "-c", str(CLIENTS)]
     cmd += ["-n", str(requests), "-P", str(pipeline), "--csv", "XADD", stream, "*", *args]
-    redis_proc = psutil.Process(ctx.redis_pid)
-    redis0 = sum(redis_proc.cpu_times()[:2])
+    redis = CpuMeter(ctx.redis_pids)
     cpu0, t0 = _children_cpu(), time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
     seconds, cpu = time.monotonic() - t0, _children_cpu() - cpu0
-    redis_cpu = sum(redis_proc.cpu_times()[:2]) - redis0
+    redis_cpu = redis.used()
     length = ctx.client.xlen(stream)
     ctx.drop(stream)
     match = _CSV.search(done.stdout.strip().splitlines()[-1])
@@ -60,7 +58,7 @@ def _run_once(ctx: Context, binary: str, requests: int, pipeline: int) -> Run:
         requests,
         own_seconds,
         cpu * scale,
-        redis_cpu * scale,
+        [node * scale for node in redis_cpu],
         extra={"request_p50_ms": float(match["p50"]), "request_p99_ms": float(match["p99"])},
     )
 

@@ -1,4 +1,4 @@
-"""Case 6, pipelines alone: each item pipeline fed ready-made items inside a real crawler.
+"""Scrapy pipelines alone: each item pipeline fed ready-made items inside a real crawler.
 
 A crawl caps every pipeline at the crawl's own rate, so it can't show how
 much faster one pipeline is than another. Here ``bench.scrapy_driver`` runs
@@ -16,8 +16,7 @@ import json
 import subprocess
 import sys
 
-import psutil
-
+from ..procs import CpuMeter
 from ..registry import Run
 from ..runner import Context
 
@@ -27,8 +26,7 @@ def feed(
 ) -> Run:
     """One driver run of ``pipelines`` (``ITEM_PIPELINES`` JSON) over ``count`` items."""
     stream = env["STREAM_NAME"]
-    redis_proc = psutil.Process(ctx.redis_pid) if ctx.redis_pid else None
-    r0 = redis_proc.cpu_times() if redis_proc else None
+    redis = CpuMeter(ctx.redis_pids)
     done = subprocess.run(
         [sys.executable, "-m", "bench.scrapy_driver", pipelines, str(count)],
         cwd=root,
@@ -37,7 +35,7 @@ def feed(
         text=True,
         timeout=max(300.0, count / 200),
     )
-    r1 = redis_proc.cpu_times() if redis_proc else None
+    redis_cpu = redis.used()
     try:
         if done.returncode != 0:
             tail = "\n".join(done.stderr.strip().splitlines()[-15:])
@@ -56,9 +54,6 @@ def feed(
             )
     finally:
         ctx.drop(stream, f"{stream}:items")
-    redis_cpu = None
-    if r0 is not None and r1 is not None:
-        redis_cpu = (r1.user + r1.system) - (r0.user + r0.system)
     return Run(
         messages=count,
         seconds=float(out["seconds"]),

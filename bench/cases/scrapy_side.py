@@ -1,4 +1,4 @@
-"""Case 6: the Scrapy side, three item pipelines in the same crawl, and on their own.
+"""The Scrapy side, three item pipelines in the same crawl, and on their own.
 
 The project's ``quotes`` spider crawls a generated site (``producer.sample_site``,
 10 quotes a page plus a few author pages) served on 127.0.0.1, through
@@ -36,10 +36,9 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
-
 from producer.sample_site import SiteServer, generate_site
 
+from ..procs import CpuMeter
 from ..registry import CaseResult, Run, Skip, case
 from ..runner import Context, measure
 from .scrapy_feed import feed
@@ -102,8 +101,7 @@ def _crawl(ctx: Context, scrapy: str, site: str, which: str, expected: int) -> R
         "-s",
         "LOG_LEVEL=INFO",
     ]
-    redis_proc = psutil.Process(ctx.redis_pid) if ctx.redis_pid else None
-    r0 = redis_proc.cpu_times() if redis_proc else None
+    redis = CpuMeter(ctx.redis_pids)
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     done = subprocess.run(
@@ -111,7 +109,7 @@ def _crawl(ctx: Context, scrapy: str, site: str, which: str, expected: int) -> R
     )
     wall = time.monotonic() - t0
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    r1 = redis_proc.cpu_times() if redis_proc else None
+    redis_cpu = redis.used()
     try:
         stats = dict(_STAT.findall(done.stderr))
         if done.returncode != 0 or "item_scraped_count" not in stats:
@@ -133,9 +131,6 @@ def _crawl(ctx: Context, scrapy: str, site: str, which: str, expected: int) -> R
     finally:
         ctx.drop(stream, f"{stream}:items")
     cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
-    redis_cpu = None
-    if r0 is not None and r1 is not None:
-        redis_cpu = (r1.user + r1.system) - (r0.user + r0.system)
     return Run(
         messages=items,
         seconds=seconds,

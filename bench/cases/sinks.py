@@ -1,4 +1,4 @@
-"""Case 4: streamlib's ``GroupConsumer`` with the real ``QuoteHandler`` and each sink.
+"""streamlib's ``GroupConsumer`` with the real ``QuoteHandler`` and each sink.
 
 One consumer process drains a pre-filled stream of distinct quote envelopes
 (``workload.quote_envelopes``: text, author, tags, author_url, page url) into
@@ -155,7 +155,7 @@ def _sink_runs(
             reports, redis_cpu = run_together(
                 [(sink_worker, (ctx.url, stream, group, "c0", place.url))],
                 timeout=max(120.0, count / 1_000),
-                redis_pid=ctx.redis_pid,
+                redis_pids=ctx.redis_pids,
             )
             stored = place.count()
         finally:

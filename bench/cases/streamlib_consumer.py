@@ -1,12 +1,13 @@
-"""Case 3: streamlib's ``GroupConsumer`` with a null handler, 1, 2 and 4 processes.
+"""streamlib's ``GroupConsumer`` with a null handler, 1, 2 and 4 processes.
 
 Plus one row with the replica class that ``quotes-consumer`` runs,
 ``PartitionedConsumer`` on a one-partition stream, around the same loop.
 
 Full semantics: envelopes decoded, one XACK per batch, the XAUTOCLAIM sweep
 every 500 ms, burst mode (returns when nothing is left to read or reclaim).
-Handlers are named so that sink cases (issue 10, case 4) can reuse the worker
-with ``HANDLERS["sqlite"]`` and the like once the consumer's sinks exist.
+The handler is passed by name (``HANDLERS``): a worker process gets its
+arguments pickled, and a name crosses where a function made in the parent
+might not.
 """
 
 from __future__ import annotations

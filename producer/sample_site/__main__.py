@@ -1,4 +1,8 @@
-"""``python -m producer.sample_site DIR [PAGES]``: serve a generated site until Ctrl-C."""
+"""``python -m producer.sample_site DIR [PAGES [HOST:PORT]]``: serve a generated site until Ctrl-C.
+
+HOST:PORT defaults to 127.0.0.1 and a free port; the compose file's ``site``
+service listens on 0.0.0.0:8000.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from . import VARIANTS, SiteServer, generate_site
 def main(argv: list[str]) -> None:
     folder = argv[0] if argv else "quotesite"
     expected = generate_site(folder, pages=int(argv[1]) if len(argv) > 1 else 3)
-    with SiteServer(folder) as site:
+    host, _, port = (argv[2] if len(argv) > 2 else "127.0.0.1:0").rpartition(":")
+    with SiteServer(folder, host=host, port=int(port)) as site:
         print(f"{len(expected.quotes)} quotes, {len(expected.authors)} authors at {site.url}")
         for name, path in VARIANTS.items():
             print(f"  {name:<11} {site.url.rstrip('/')}{path}")

@@ -291,15 +291,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class SiteServer:
     """The site generated in ``directory``, served on 127.0.0.1, port chosen by the OS.
 
-    ``hits`` lists every request answered, in order (thread-safe to read).
-    ``delay`` (seconds) holds every answer but robots.txt back that long;
-    ``statuses`` maps paths to an error status they answer instead.
+    ``host`` and ``port`` choose otherwise (the compose file's ``site`` service
+    listens on 0.0.0.0:8000). ``hits`` lists every request answered, in order
+    (thread-safe to read). ``delay`` (seconds) holds every answer but
+    robots.txt back that long; ``statuses`` maps paths to an error status they
+    answer instead.
     """
 
     def __init__(
         self,
         directory: str | Path,
         *,
+        host: str = "127.0.0.1",
+        port: int = 0,
         delay: float = 0.0,
         statuses: Mapping[str, int] | None = None,
     ) -> None:
@@ -315,7 +319,7 @@ class SiteServer:
                 "lock": threading.Lock(),
             },
         )
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = http.server.ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="quotesite", daemon=True
@@ -324,8 +328,9 @@ class SiteServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>/``."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/"
+        """``http://127.0.0.1:<port>/`` (the host given, if another)."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/"
 
     def paths(self, status: int | None = 200) -> set[str]:
         """Paths answered so far (with ``status``, or any status for ``None``)."""

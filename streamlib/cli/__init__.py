@@ -2,8 +2,9 @@
 
 One module per command group (``info``, ``top``, ``pending``, ``consumers``,
 ``reclaim``, ``dead``, ``trim``, ``tail``, ``group``), each a thin layer over
-``streamlib.ops``; the shared options, exit codes and error mapping are in
-``base``, tables and JSON in ``output``.
+``streamlib.ops``, and ``acl`` (Redis's ACL file for the roles, no Redis
+needed); the shared options, exit codes and error mapping are in ``base``,
+tables and JSON in ``output``.
 
 Exit codes: 0 ok, 1 usage or bad input (or a refused / unconfirmed action),
 2 Redis unreachable or credentials refused, 3 stream, group or dead letter not
@@ -19,6 +20,7 @@ from typing import NoReturn
 
 import click
 
+from .acl import acl_group
 from .base import EXIT_OK, StreamctlGroup
 from .consumers import consumers
 from .dead import dead
@@ -44,7 +46,7 @@ def cli() -> None:
     """
 
 
-for _command in (info, top, pending, consumers, reclaim, dead, trim, tail, group):
+for _command in (info, top, pending, consumers, reclaim, dead, trim, tail, group, acl_group):
     cli.add_command(_command)
 
 
