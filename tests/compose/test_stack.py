@@ -22,6 +22,7 @@ it), every wait bounded:
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
@@ -221,6 +222,11 @@ def test_prometheus_sees_the_4_replicas_and_a_dead_letter_fires_its_alert(stack:
     ]
     say("a poison entry fired StreamlibDeadLetters")
     wait_drained(stack, quotes=LEDGER.quotes, authors=LEDGER.site_authors)
+    # streamctl top, as the operator, in the image: the same picture from Redis.
+    frame = json.loads(stack.run("streamctl", "top", "--once", "--json").stdout)
+    [row] = frame["groups"]
+    assert (row["group"], row["lag"], row["pending"], row["dead_letters"]) == (GROUP, 0, 0, 1)
+    assert len(frame["consumers"]) == 4
 
 
 def _holder(stack: Stack, admin: redis.Redis) -> tuple[str, str] | None:
