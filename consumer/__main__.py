@@ -4,7 +4,7 @@ Every option also reads an environment variable (DESIGN.md); flags win. The
 options, their variables, defaults and help come from the settings tables
 (``StreamSettings``, ``ServiceOptions``); the environment is read once, by
 ``streamlib.settings``. Invalid configuration exits with status 1 and a
-one-line message.
+one-line message; giving up on an outage (``--max-outage``) with status 3.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from typing import Any
 
 import click
 
-from streamlib import ConfigError, StreamSettings
+from streamlib import ConfigError, OutageError, StreamSettings
 from streamlib.cli.base import settings_options
 from streamlib.settings import load
 
 from .service import ServiceOptions, run_service
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Exit status after an outage outlasted ``--max-outage`` (the batch in hand left pending).
+EXIT_OUTAGE = 3
 
 STREAM_SETTINGS = (
     "redis_url",
@@ -34,6 +36,7 @@ STREAM_SETTINGS = (
     "min_idle_ms",
     "max_deliveries",
     "partitions",
+    "max_outage",
 )
 SERVICE_OPTIONS = (
     "sink",
@@ -59,6 +62,9 @@ def main(**given: Any) -> None:
         run_service(settings, options)
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration: {exc}") from None
+    except OutageError as exc:
+        logging.getLogger("consumer").error("giving up: %s", exc)
+        sys.exit(EXIT_OUTAGE)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@
 Quotes and authors go to their own tables; records of any other type are
 stored as generic items (``records.Item``). Invalid records are *rejected*
 (dead-lettered with the reason, never retried). If the sink raises, the
-handler raises: nothing of the batch is acknowledged and the consumer
-retries it after min-idle.
+handler raises, and nothing of the batch is acknowledged: an ``OutageError``
+(the database away) makes the consumer hold the batch and try it again until
+the sink answers; a ``RecordError`` (the database refused a record) makes it
+split the batch to find that record, store the others and dead-letter it
+alone.
 
 ``types`` restricts what this replica stores: entries of other types are
 acknowledged and skipped, as a Kafka consumer commits past the messages it

@@ -27,6 +27,7 @@ from streamlib import (
     Backoff,
     ConfigError,
     ConsumerStats,
+    OutageError,
     PartitionedConsumer,
     RedisUnavailable,
     StreamSettings,
@@ -69,7 +70,8 @@ class ServiceOptions:
     health_timeout: float = setting(
         60.0,
         env="HEALTH_TIMEOUT",
-        help="/healthz fails after this many seconds without a successful read.",
+        help="/healthz fails after this many seconds without a successful read "
+        "(at once during an outage).",
     )
     progress_interval: float = setting(
         30.0, env="PROGRESS_INTERVAL", help="Seconds between progress lines (0: none)."
@@ -250,13 +252,13 @@ def _wait_for_redis(client: redis.Redis, url: str, shutdown: _Shutdown) -> bool:
 
 
 def _open_sink(url: str, shutdown: _Shutdown) -> Sink | None:
-    """Open the sink, retrying while its server is unreachable (``ConnectionError``)."""
+    """Open the sink, retrying while its server is unreachable (``OutageError``)."""
     backoff = Backoff(base=0.5, cap=30.0)
     started = time.monotonic()
     while not shutdown.stopping:
         try:
             return open_sink(url)
-        except ConnectionError as exc:
+        except OutageError as exc:
             delay = backoff.next_delay()
             log.warning(
                 "sink unavailable for %.0fs (%s); retrying in %.1fs",

@@ -12,18 +12,32 @@ The loop, in the order it runs::
     on a clean end (stopped or drained) holding nothing: XGROUP DELCONSUMER
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
-returned for it; an entry whose handler failed stays pending and is retried
-when a sweep reclaims it after ``min_idle_ms``; an entry delivered more than
-``max_deliveries`` times, or that can't be decoded, or that the handler
-rejects, moves to the dead-letter stream and is acknowledged in the same
-MULTI/EXEC. Handlers must therefore be idempotent (upsert on ``key``).
-A handler slower than ``min_idle_ms`` keeps its batch: every third of
-min-idle the consumer re-claims the ids still pending with it (``Lease``),
-so only a dead or stuck consumer's entries look idle.
+returned for it; an entry delivered more than ``max_deliveries`` times, or
+that can't be decoded, or that the handler rejects, moves to the dead-letter
+stream and is acknowledged in the same MULTI/EXEC. Handlers must therefore be
+idempotent (upsert on ``key``). A handler slower than ``min_idle_ms`` keeps
+its batch: every third of min-idle the consumer re-claims the ids still
+pending with it (``Lease``), so only a dead or stuck consumer's entries look
+idle.
+
+Two kinds of failure (``errors``), and what the consumer does with each::
+
+    handler raises OutageError      hold: keep the batch and its lease, read
+    (sink away), or Redis fails     nothing new, retry with capped jittered
+    while acknowledging             backoff until it answers; no delivery is
+                                    counted, nothing is dead-lettered
+                                    (``max_outage``: give up, raise)
+    handler raises RecordError      isolate: split the batch in halves until
+                                    each failing record stands alone, store
+                                    the rest, dead-letter those with the reason
+    handler raises anything else    leave the batch pending: retried after
+                                    min-idle, counted, dead-lettered after
+                                    max_deliveries
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -36,8 +50,9 @@ import redis
 from .backoff import Backoff
 from .codec import Envelope, Fields, FlatFields, RawEntry, decode, decode_flat, field_map
 from .deadletter import dead_letter_fields
-from .errors import ConfigError, DecodeError
+from .errors import ConfigError, DecodeError, OutageError, RecordError
 from .lease import Lease
+from .outage import Outages
 from .rawcmd import raw_capable, run_raw
 from .settings import StreamSettings
 
@@ -59,6 +74,13 @@ TRANSIENT_TYPES = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.OutOfMemoryError,
 )
+
+
+def redis_weather(exc: redis.RedisError) -> bool:
+    """Whether a Redis error is an outage (waited out), not a misconfiguration."""
+    if isinstance(exc, REDIS_DOWN + TRANSIENT_TYPES):
+        return True
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith(TRANSIENT)
 
 
 class Message(NamedTuple):
@@ -91,7 +113,9 @@ class BatchResult:
 
 
 #: A handler takes a batch and returns ``None`` (all succeeded) or a
-#: ``BatchResult``. If it raises, no entry of the batch is acknowledged.
+#: ``BatchResult``. If it raises, no entry of the batch is acknowledged:
+#: ``OutageError`` holds the batch and retries it, ``RecordError`` splits it
+#: to find the records at fault (see the module's docstring).
 Handler = Callable[[Sequence[Message]], BatchResult | None]
 
 
@@ -115,6 +139,10 @@ class ConsumerStats:
     last_progress: float = dataclasses.field(default_factory=time.monotonic)
 
 
+class _Interrupted(Exception):
+    """``stop()`` came while the consumer waited out an outage: leave the batch pending."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _DeadEntry:
     id: bytes
@@ -133,7 +161,9 @@ class GroupConsumer:
     ``run()`` blocks until ``stop()`` (or, with ``burst=True``, until nothing
     is left to read or reclaim) and returns the stats. ``stop()`` is safe to
     call from another thread or a signal handler: the batch in hand is
-    finished and acknowledged before ``run()`` returns.
+    finished and acknowledged before ``run()`` returns, unless an outage
+    holds it (then it stays pending, as it is). ``outages`` tells what is
+    down, since when, and how many entries are held.
     """
 
     def __init__(
@@ -153,6 +183,7 @@ class GroupConsumer:
         self.settings = settings
         self.handler = handler
         self.stats = ConsumerStats()
+        self.outages = Outages(settings.consumer)
         self._stop = threading.Event()
         self._backoff = backoff or Backoff(base=0.1, cap=10.0)
         s = settings
@@ -248,16 +279,18 @@ class GroupConsumer:
                         self._group,
                         self._stream,
                     )
-                elif isinstance(exc, TRANSIENT_TYPES) or str(exc).startswith(TRANSIENT):
-                    self._wait_out(exc)
+                elif redis_weather(exc):
+                    self.wait_out(exc)
                 else:
                     raise  # WRONGTYPE, NOPERM, ...: misconfiguration, not weather
                 need_setup = True
             except REDIS_DOWN as exc:
-                self._wait_out(exc)
+                self.wait_out(exc)
                 need_setup = True  # our unacked batch, if any, is pending with us
             else:
                 self._backoff.reset()
+                if self.outages.current is not None:
+                    self.outages.up()
 
     def _read_new(self, *, block_ms: int | None) -> int:
         if self._raw:
@@ -379,7 +412,19 @@ class GroupConsumer:
         """Run the handler; returns the ids to ack, appends rejected ones to ``dead``."""
         try:
             with self._lease.hold(message_ids):
-                result = self.handler(messages)
+                try:
+                    result = self.handler(messages)
+                except (OutageError, RecordError) as exc:
+                    result = self._recover(messages, exc)
+        except _Interrupted:
+            log.warning(
+                "stopping during an outage: %d entries stay pending with %s",
+                len(messages),
+                self._me,
+            )
+            return []
+        except OutageError:
+            raise  # outlasted max_outage: run() gives up, the batch stays pending
         except Exception:
             self.stats.handler_errors += 1
             self.stats.failed += len(messages)
@@ -408,8 +453,110 @@ class GroupConsumer:
                 ack.append(raw)
         return ack
 
+    def _recover(self, messages: list[Message], exc: OutageError | RecordError) -> BatchResult:
+        """The handler failed on the whole batch: wait out an outage, isolate bad records.
+
+        Returns what became of each message (``rejected``: the records at
+        fault, with the reason). Raises ``_Interrupted`` if stopped while
+        waiting, ``OutageError`` once an outage outlasts ``max_outage`` seconds.
+        """
+        outcome = BatchResult()
+        if isinstance(exc, OutageError):
+            try:
+                _merge(outcome, self._attempt(messages, len(messages), exc))
+                return outcome
+            except RecordError as record_exc:  # the sink is back, and refuses a record
+                exc = record_exc
+        log.warning(
+            "a batch of %d was refused (%s); splitting it to find the records at fault",
+            len(messages),
+            exc.reason,
+        )
+        self._isolate(messages, exc, len(messages), outcome)
+        return outcome
+
+    def _isolate(
+        self, part: list[Message], exc: RecordError, held: int, outcome: BatchResult
+    ) -> None:
+        """Bisect ``part``, known to fail with ``exc``, until each failing record stands alone."""
+        if len(part) == 1:
+            outcome.rejected[part[0].id] = exc.reason
+            return
+        middle = len(part) // 2
+        for half in (part[:middle], part[middle:]):
+            try:
+                _merge(outcome, self._attempt(half, held, None))
+            except RecordError as half_exc:
+                self._isolate(half, half_exc, held, outcome)
+
+    def _attempt(
+        self, part: Sequence[Message], held: int, outage: OutageError | None
+    ) -> BatchResult | None:
+        """``handler(part)``, tried again while it reports an outage (``outage``: it just did)."""
+        while True:
+            if outage is not None:
+                self._hold(outage.component, outage.reason, held, outage)
+            try:
+                result = self.handler(part)
+            except OutageError as exc:
+                outage = exc
+                continue
+            self.outages.up()
+            return result
+
+    def _hold(self, component: str, reason: str, held: int, cause: BaseException) -> None:
+        """One wait of an outage: record it, give up past ``max_outage``, back off."""
+        seconds = self.outages.down(component, reason, held)
+        limit = self.settings.max_outage
+        if limit is not None and seconds >= limit:
+            raise OutageError(
+                f"down for {seconds:.0f}s, longer than max_outage ({limit:g}s); "
+                f"{held} entries left pending with {self._me} ({reason})",
+                component=component,
+            ) from cause
+        delay = self._backoff.next_delay()
+        if limit is not None:
+            delay = min(delay, limit - seconds)
+        if self._stop.wait(delay):
+            raise _Interrupted
+
     def _settle(self, ack: list[bytes], dead: list[_DeadEntry]) -> None:
-        """XACK ``ack``; move ``dead`` to the dead-letter stream and XACK them atomically."""
+        """XACK ``ack``; move ``dead`` to the dead-letter stream and XACK them atomically.
+
+        If Redis fails meanwhile, the batch (stored by now) is held until
+        Redis answers, then acknowledged: no re-read, no delivery counted.
+        """
+        try:
+            self._settle_once(ack, dead)
+        except redis.RedisError as exc:
+            if not redis_weather(exc):
+                raise
+            self._settle_holding(ack, dead, exc)
+
+    def _settle_holding(self, ack: list[bytes], dead: list[_DeadEntry], exc: Exception) -> None:
+        held = len(ack) + len(dead)
+        with self._lease.hold([*ack, *(d.id for d in dead)]):
+            while True:
+                self.stats.redis_errors += 1
+                try:
+                    self._hold("redis", str(exc), held, exc)
+                except _Interrupted:
+                    log.warning("stopping during an outage: %d entries stay pending", held)
+                    return
+                try:
+                    if dead:  # the MULTI/EXEC may have run before the connection dropped
+                        mine = self._delivery_counts([d.id for d in dead])
+                        dead = [d for d in dead if d.id in mine]
+                    self._settle_once(ack, dead)
+                except redis.RedisError as again:
+                    if not redis_weather(again):
+                        raise
+                    exc = again
+                    continue
+                self.outages.up()
+                return
+
+    def _settle_once(self, ack: list[bytes], dead: list[_DeadEntry]) -> None:
         if dead:
             with self.client.pipeline(transaction=True) as pipe:
                 for d in dead:
@@ -433,15 +580,25 @@ class GroupConsumer:
         if ack:
             self.stats.acked += self.client.xack(self._stream, self._group, *ack)
 
-    def _wait_out(self, exc: Exception) -> None:
-        """Back off after Redis failed us (capped, jittered, interrupted by stop)."""
+    def wait_out(self, exc: BaseException) -> None:
+        """Back off after Redis failed us: a Redis outage (capped, jittered, interrupted by stop).
+
+        Counted in ``outages`` (ended by the loop's next success); raises
+        ``OutageError`` once the outage has lasted ``max_outage`` seconds.
+        """
         self.stats.redis_errors += 1
-        delay = self._backoff.next_delay()
-        log.warning("Redis unavailable (%s); retrying in %.2fs", exc, delay)
-        self._sleep(delay)
+        with contextlib.suppress(_Interrupted):  # the loop sees the stop
+            self._hold("redis", f"{type(exc).__name__}: {exc}", 0, exc)
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
+
+
+def _merge(outcome: BatchResult, result: BatchResult | None) -> None:
+    """Add a part's result to the whole batch's."""
+    if result is not None:
+        outcome.failed.update(result.failed)
+        outcome.rejected.update(result.rejected)
 
 
 def _entries(reply: Any) -> list[RawEntry]:

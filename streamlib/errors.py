@@ -5,13 +5,19 @@ can catch the library's failures without catching everything::
 
     StreamlibError
     ├── ConfigError                a setting, flag, URL or argument is invalid
-    ├── DecodeError                a stream entry is not a valid envelope (poison)
+    ├── OutageError                weather: a sink or Redis is away; the batch is held, retried
+    ├── RecordError                poison: a record can never be stored; dead-lettered alone
+    │   └── DecodeError            a stream entry is not a valid envelope (poison)
     ├── RedisUnavailable           Redis could not be reached within the retry budget
     │   └── ProducerUnavailable    a producer gave up; says how many envelopes were not sent
     ├── NotFound                   a stream, group or dead letter an operation needs is missing
     │   ├── StreamNotFound         the stream does not exist
     │   └── GroupNotFound          the consumer group does not exist on the stream
     └── NoGroups                   trim refused: no group says what was consumed
+
+A handler (or the sink it calls) tells the consumer which kind of failure it
+met by raising ``OutageError`` or ``RecordError``; anything else it raises
+leaves the batch pending, to be retried after min-idle.
 
 ``tests/test_errors.py`` holds this drawing and the classes together. Errors
 from redis-py itself (``redis.exceptions.RedisError``) pass through unchanged
@@ -29,16 +35,40 @@ class ConfigError(StreamlibError, ValueError):
     """A setting, flag, environment variable, URL or argument is invalid."""
 
 
-class DecodeError(StreamlibError):
-    """A stream entry can't be decoded into an envelope.
+class OutageError(StreamlibError):
+    """Infrastructure is away: unreachable, locked, full, read-only, failing over.
 
-    ``reason`` is a short, stable, human-readable description (it is stored
-    with the dead letter), e.g. ``"missing field 'data'"``.
+    Weather, not the records' fault: the consumer holds the batch in hand
+    (keeping its lease, counting no delivery) and tries it again until the
+    ``component`` (``"sink"`` or ``"redis"``) answers. ``reason`` says what
+    failed, in the words of the driver or server.
+    """
+
+    def __init__(self, reason: str, *, component: str = "sink") -> None:
+        super().__init__(f"{component}: {reason}")
+        self.reason = reason
+        self.component = component
+
+
+class RecordError(StreamlibError):
+    """A record can never be stored as it is (a constraint, an invalid value).
+
+    Poison: the consumer splits the batch until it has found the records
+    that fail, stores the others, and dead-letters those with ``reason``
+    (e.g. the database's message).
     """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class DecodeError(RecordError):
+    """A stream entry can't be decoded into an envelope.
+
+    ``reason`` is a short, stable, human-readable description (it is stored
+    with the dead letter), e.g. ``"missing field 'data'"``.
+    """
 
 
 class RedisUnavailable(StreamlibError):

@@ -52,9 +52,9 @@ class Lease:
     still pending with ``consumer`` are renewed every ``interval``; a batch
     that finishes sooner (the usual case) costs a lock and a notify, no
     thread start. The thread starts on the first ``hold`` and ends at
-    ``close()``. Renewal failures (Redis away) are logged and retried at the
-    next tick: the batch's fate is decided by its acknowledgement, not by the
-    lease.
+    ``close()``. Renewal failures (Redis away) are logged once and retried
+    at each tick: the batch's fate is decided by its acknowledgement, not by
+    the lease.
     """
 
     def __init__(
@@ -79,6 +79,7 @@ class Lease:
         self._thread: threading.Thread | None = None
         #: Renewals made (each renews every id of the batch still ours).
         self.renewals = 0
+        self._failing = False  # the last renewal failed
 
     @contextlib.contextmanager
     def hold(self, ids: Sequence[bytes | str]) -> Iterator[None]:
@@ -133,7 +134,13 @@ class Lease:
                 self._renew = self._client.register_script(RENEW)
             renewed = self._renew(keys=[self._stream], args=args)
         except redis.RedisError as exc:
-            log.warning("could not renew the lease of a batch in hand: %s", exc)
+            # Once per run of failures: Redis being away is logged by the consumer.
+            level = logging.DEBUG if self._failing else logging.WARNING
+            log.log(level, "could not renew the lease of a batch in hand: %s", exc)
+            self._failing = True
             return
+        if self._failing:
+            self._failing = False
+            log.info("renewing the lease of the batch in hand again")
         self.renewals += 1
         log.debug("renewed %s of %d entries in hand", renewed, len(args) - 2)

@@ -25,26 +25,36 @@ partition 3 of six), ``group``, ``consumer``:
 ``streamlib_consumer_end_to_end_seconds`` histogram: now - envelope ``ts``, per entry
 ``streamlib_consumer_progress_age_seconds`` seconds since the last successful read
 ``streamlib_consumer_healthy``           1 while the partition's loop makes progress, else 0
+``streamlib_consumer_sink_up``           1, or 0 while the partition waits out a sink outage
+``streamlib_consumer_redis_up``          1, or 0 while the partition waits out a Redis outage
+``streamlib_consumer_paused``            1 while an outage holds the partition's batch
+``streamlib_consumer_held_entries``      entries held unacknowledged through an outage
+``streamlib_consumer_outage_seconds_total`` time spent in outages, by ``component``
 ``streamlib_group_lag``                  the group's lag (absent when Redis can't tell)
 ``streamlib_group_pending``              the group's pending entries
 ``streamlib_group_oldest_pending_age_seconds`` age of the oldest pending entry (0: none)
 ``streamlib_stream_entries_added_total`` entries ever added to the stream (its XADD rate)
 ======================================== =====================================
 
-Counters are read from each partition's ``ConsumerStats`` at scrape time;
-the group gauges (no ``consumer`` label) and the stream's counter (``stream``
-only) are refreshed every ``refresh_interval`` seconds by the server's own
-thread from XINFO GROUPS and XPENDING, the commands the consumer's ACL rule
-allows (entries added = entries read + lag). Sum over ``stream`` for the
-whole stream. The oldest pending entry's age is this replica's clock minus
+Counters are read from each partition's ``ConsumerStats`` and ``Outages`` at
+scrape time; the group gauges (no ``consumer`` label) and the stream's
+counter (``stream`` only) are refreshed every ``refresh_interval`` seconds by
+the server's own thread from XINFO GROUPS and XPENDING, the commands the
+consumer's ACL rule allows (entries added = entries read + lag). Sum over
+``stream`` for the whole stream. The oldest pending entry's age is this replica's clock minus
 the time in its id (when Redis added it), so a stuck entry and an old backlog
 in progress both show; keep clocks in sync (NTP), as for end-to-end latency.
 
-``/healthz`` answers 200 while every partition's loop made progress (a
-successful read, even an empty one) within ``health_timeout`` seconds, else
-503 naming the stalled partitions, so an orchestrator can restart a stuck or
-cut-off replica. Choose the timeout well above ``block_ms`` plus the slowest
-batch's handling time (times the partitions, whose batches take turns).
+``/healthz`` answers 503 with a JSON body saying why, else 200:
+
+- ``"status": "outage"`` while some partition waits out an outage: what is
+  ``down`` (``sink`` or ``redis``), the ``reason``, ``since`` when (UTC) and
+  for how many ``seconds`` (the longest outage), and the entries ``held``
+  (all partitions);
+- ``"status": "stalled"`` while some partition's loop made no progress (a
+  successful read, even an empty one) for ``health_timeout`` seconds: stuck
+  or cut off. Choose the timeout well above ``block_ms`` plus the slowest
+  batch's handling time (times the partitions, whose batches take turns).
 """
 
 from __future__ import annotations
@@ -54,7 +64,9 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, Histogram
@@ -64,6 +76,7 @@ from prometheus_client.registry import Collector
 
 from .consumer import BatchResult, Handler, Message
 from .groupinfo import GroupInfo, group
+from .outage import COMPONENTS, OutageStatus
 from .partitions import all_partition_settings
 from .replica import PartitionedConsumer
 from .settings import StreamSettings
@@ -207,9 +220,40 @@ class ConsumerMetrics:
         """The partitions (streams) without progress for over ``health_timeout`` seconds."""
         return [s for s, age in self.progress_ages().items() if age > self.health_timeout]
 
+    def outages(self) -> dict[str, OutageStatus]:
+        """The partitions (streams) waiting out an outage, and what for."""
+        if self.consumer is None:
+            return {}
+        found = {c.settings.stream: c.outages.status() for c in self.consumer.consumers}
+        return {stream: status for stream, status in found.items() if status is not None}
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the replica is healthy, and ``/healthz``'s body saying why (not)."""
+        outages, stalled = self.outages(), self.stalled()
+        body: dict[str, Any] = {
+            "status": "ok",
+            "progress_age_seconds": self.progress_age(),
+            "health_timeout_seconds": self.health_timeout,
+            "stalled_partitions": stalled,
+        }
+        if outages:
+            longest = max(outages.values(), key=lambda o: o.seconds)
+            body |= {
+                "status": "outage",
+                "down": longest.component,
+                "reason": longest.reason,
+                "since": datetime.fromtimestamp(longest.since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "seconds": round(longest.seconds, 1),
+                "held": sum(o.held for o in outages.values()),
+                "outage_partitions": sorted(outages),
+            }
+        elif stalled or self.consumer is None:
+            body["status"] = "stalled"
+        return body["status"] == "ok", body
+
     def healthy(self) -> bool:
-        """Whether every partition made progress within ``health_timeout`` seconds."""
-        return self.consumer is not None and not self.stalled()
+        """Whether no partition waits out an outage and every one made progress lately."""
+        return self.health()[0]
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
@@ -261,6 +305,7 @@ class _StatsCollector(Collector):
                 "(/healthz answers 200 while every partition's does).",
                 {m.labels(s): float(age <= m.health_timeout) for s, age in ages.items()},
             )
+            yield from _outage_metrics(m)
         rows: list[tuple[tuple[str, ...], GroupInfo]] = [
             ((s, m.settings.group), info) for s, info in m.group_info.items() if info
         ]
@@ -297,6 +342,44 @@ def _gauge(name: str, doc: str, values: Mapping[tuple[str, ...], float]) -> Gaug
     for labels, value in values.items():
         gauge.add_metric(labels, value)
     return gauge
+
+
+def _outage_metrics(m: ConsumerMetrics) -> Iterator[Metric]:
+    """Each partition's outage state: up gauges, paused, held, seconds by component."""
+    assert m.consumer is not None
+    up = {
+        component: GaugeMetricFamily(
+            f"streamlib_consumer_{component}_up",
+            f"1 while the {component} answers; 0 while the partition waits out its outage.",
+            labels=LABELS,
+        )
+        for component in COMPONENTS
+    }
+    paused = GaugeMetricFamily(
+        "streamlib_consumer_paused",
+        "1 while an outage holds the partition's batch and nothing new is read.",
+        labels=LABELS,
+    )
+    held = GaugeMetricFamily(
+        "streamlib_consumer_held_entries",
+        "Entries held unacknowledged through an outage.",
+        labels=LABELS,
+    )
+    seconds = CounterMetricFamily(
+        "streamlib_consumer_outage_seconds",
+        "Seconds spent waiting out outages, by component (sink, redis).",
+        labels=(*LABELS, "component"),
+    )
+    for consumer in m.consumer.consumers:
+        labels = m.labels(consumer.settings.stream)
+        status = consumer.outages.status()
+        for component, gauge in up.items():
+            gauge.add_metric(labels, 0 if status and status.component == component else 1)
+            seconds.add_metric((*labels, component), consumer.outages.seconds_total(component))
+        paused.add_metric(labels, 1 if status else 0)
+        held.add_metric(labels, status.held if status else 0)
+    yield from up.values()
+    yield from (paused, held, seconds)
 
 
 class MetricsServer:
@@ -356,13 +439,7 @@ def _make_handler(metrics: ConsumerMetrics) -> type[BaseHTTPRequestHandler]:
             if path == "/metrics":
                 self._reply(200, CONTENT_TYPE_LATEST, metrics.exposition())
             elif path == "/healthz":
-                healthy = metrics.healthy()
-                body = {
-                    "status": "ok" if healthy else "stalled",
-                    "progress_age_seconds": metrics.progress_age(),
-                    "health_timeout_seconds": metrics.health_timeout,
-                    "stalled_partitions": metrics.stalled(),
-                }
+                healthy, body = metrics.health()
                 self._reply(200 if healthy else 503, "application/json", json.dumps(body).encode())
             else:
                 self._reply(

@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 import redis
 from redis.exceptions import ClusterError, ReadOnlyError, RedisClusterException, TryAgainError
 
-from .backoff import Backoff
 from .connection import client_from_url
 from .consumer import BatchResult, ConsumerStats, GroupConsumer, Handler, Message
 from .partitions import all_partition_settings
@@ -164,24 +163,17 @@ class PartitionedConsumer:
     def _supervise(self, index: int, burst: bool) -> None:
         """Run partition ``index`` until it returns, riding out cluster weather."""
         consumer = self.consumers[index]
-        backoff = Backoff(base=0.1, cap=10.0)
         while not self._stop.is_set():
             try:
-                consumer.run(burst=burst)
-                return
-            except CLUSTER_WEATHER as exc:
-                consumer.stats.redis_errors += 1
-                delay = backoff.next_delay()
-                log.warning(
-                    "partition %d (%s) unavailable (%s: %s); rejoining in %.2fs",
-                    index,
-                    consumer.settings.stream,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                self._stop.wait(delay)
-            except Exception as exc:
+                try:
+                    consumer.run(burst=burst)
+                    return
+                except CLUSTER_WEATHER as exc:
+                    # A Redis outage for this partition: logged, shown by /healthz and
+                    # given up on past max_outage, as inside the loop; then rejoin.
+                    log.debug("partition %d (%s) rejoins: %r", index, consumer.settings.stream, exc)
+                    consumer.wait_out(exc)
+            except Exception as exc:  # not weather, or max_outage outlasted: stop every partition
                 log.error("partition %d (%s) failed: %r", index, consumer.settings.stream, exc)
                 self._fail(exc)
                 return

@@ -189,6 +189,15 @@ class StreamSettings:
     partitions: int = setting(
         1, env="PARTITIONS", help="Partitions of the stream (docs/cluster.md)."
     )
+    #: ``None``: ride out any outage. Else ``run()`` raises ``OutageError`` once
+    #: the sink or Redis has been down this long, leaving the batch in hand pending.
+    max_outage: float | None = setting(
+        None,
+        env="MAX_OUTAGE",
+        help="Give up after the sink or Redis has been down this many seconds "
+        "(exit 3, the batch in hand left pending for other replicas).",
+        default_text="off",
+    )
     #: Credentials and TLS files given apart from the URL (``REDIS_PASSWORD`` & co.).
     connection: ConnectionOptions = dataclasses.field(default_factory=ConnectionOptions)
 
@@ -209,6 +218,8 @@ class StreamSettings:
         _check_int("min_idle_ms", self.min_idle_ms, minimum=1)
         _check_int("max_deliveries", self.max_deliveries, minimum=1)
         _check_int("partitions", self.partitions, minimum=1, maximum=constants.MAX_PARTITIONS)
+        if self.max_outage is not None and not self.max_outage > 0:
+            raise ConfigError(f"max_outage must be > 0 seconds, got {self.max_outage:g}")
         if self.partitions > 1 and ("{" in self.stream or "}" in self.stream):
             raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
 

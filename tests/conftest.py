@@ -2,23 +2,32 @@
 
 A private ``redis-server`` (or the embedded valkey-server) is started once per
 session on a free loopback port; tests that kill or restart Redis start their
-own with ``redis_factory``. Locally a missing server binary skips those tests;
-under CI (``CI`` set) it fails them, so CI can't pass by skipping.
+own with ``redis_factory``, tests that stop PostgreSQL their own with
+``postgres_factory``, and tests that fill a disk get a small tmpfs from
+``small_filesystem``. Locally a missing server binary (or a mount that is
+not permitted) skips those tests; under CI (``CI`` set) it fails them, so CI
+can't pass by skipping.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import redis
 
-from streamlib import StreamSettings
+from streamlib import GroupConsumer, StreamSettings
 from streamlib.connection import client_from_url
 from streamlib.errors import ConfigError, RedisUnavailable
 from streamlib.testing import LocalRedis
+from tests.support.mounts import MountUnavailable, small_filesystem
+from tests.support.postgres import LocalPostgres, PostgresUnavailable
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -37,7 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"CI needs this: {reason}")
     pytest.skip(reason)
@@ -71,6 +80,55 @@ def redis_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     yield make
     for server in started:
         server.close()
+
+
+@pytest.fixture
+def postgres_factory() -> Iterator[Callable[[], LocalPostgres]]:
+    """Start private PostgreSQL servers (to stop and crash); all closed and deleted after."""
+    started: list[LocalPostgres] = []
+
+    def make() -> LocalPostgres:
+        try:
+            server = LocalPostgres()
+            started.append(server)
+            return server.start()
+        except PostgresUnavailable as exc:
+            _unavailable(f"could not start a PostgreSQL server: {exc}")
+
+    yield make
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def small_fs() -> Iterator[Callable[[int], Path]]:
+    """``small_fs(kib)``: a fresh tmpfs of that size to fill up; unmounted after."""
+    with contextlib.ExitStack() as stack:
+
+        def make(size_kib: int) -> Path:
+            try:
+                return stack.enter_context(small_filesystem(size_kib))
+            except MountUnavailable as exc:
+                _unavailable(str(exc))
+
+        yield make
+
+
+@pytest.fixture
+def in_thread() -> Iterator[Callable[[GroupConsumer], threading.Thread]]:
+    """Run consumers in threads (``in_thread(consumer)``); stopped and joined after."""
+    started: list[tuple[GroupConsumer, threading.Thread]] = []
+
+    def start(consumer: GroupConsumer) -> threading.Thread:
+        thread = threading.Thread(target=consumer.run, daemon=True)
+        thread.start()
+        started.append((consumer, thread))
+        return thread
+
+    yield start
+    for consumer, thread in started:
+        consumer.stop()
+        thread.join(timeout=30)
 
 
 @pytest.fixture

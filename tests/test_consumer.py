@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
-import pytest
 import redis
 
 from streamlib import (
@@ -33,22 +32,6 @@ def pending(client: redis.Redis, settings: StreamSettings) -> int:
 def drain(consumer: GroupConsumer, done: Callable[[], bool], timeout: float = 30) -> None:
     """Run bursts until ``done()`` (reclaims need min-idle to pass between bursts)."""
     wait_for(lambda: consumer.run(burst=True) and done(), timeout=timeout, what="drain")
-
-
-@pytest.fixture
-def in_thread() -> Iterator[Callable[[GroupConsumer], threading.Thread]]:
-    started: list[tuple[GroupConsumer, threading.Thread]] = []
-
-    def start(consumer: GroupConsumer) -> threading.Thread:
-        thread = threading.Thread(target=consumer.run, daemon=True)
-        thread.start()
-        started.append((consumer, thread))
-        return thread
-
-    yield start
-    for consumer, thread in started:
-        consumer.stop()
-        thread.join(timeout=30)
 
 
 def test_acks_only_after_the_handler_returned(client: redis.Redis, settings) -> None:  # type: ignore[no-untyped-def]

@@ -16,9 +16,11 @@ EXPECTED = {
     "Message",
     "NoGroups",
     "NotFound",
+    "OutageError",
     "PartitionedConsumer",
     "PartitionedProducer",
     "ProducerUnavailable",
+    "RecordError",
     "RedisUnavailable",
     "StreamNotFound",
     "StreamProducer",
@@ -46,5 +48,12 @@ def test_the_public_surface_is_exactly_what_is_documented() -> None:
 
 
 def test_every_error_derives_from_the_root() -> None:
-    for name in ("ConfigError", "DecodeError", "RedisUnavailable", "ProducerUnavailable"):
+    for name in (
+        "ConfigError",
+        "DecodeError",
+        "OutageError",
+        "RecordError",
+        "RedisUnavailable",
+        "ProducerUnavailable",
+    ):
         assert issubclass(getattr(streamlib, name), streamlib.StreamlibError)

@@ -5,6 +5,11 @@ between write and acknowledgement) is appended again, so a line can repeat;
 deduplicate downstream on ``key``. Each batch is one ``write()`` on a file
 opened with ``O_APPEND`` and then fsynced, so replicas sharing a local file
 never interleave inside a line, and ``store`` returns only once it is on disk.
+
+A failed write or fsync (disk full, I/O error) is an ``OutageError``: the
+consumer holds the batch and writes it again once the disk takes it. A write
+cut short leaves a partial line; the next batch starts with a line break, so
+that fragment stays one unparsable line of its own and never spoils a record.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streamlib import ConfigError
+from streamlib import ConfigError, OutageError
 
 from ..records import AUTHOR, QUOTE, Author, Item, Quote
 
@@ -50,6 +55,7 @@ class JsonLinesSink:
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise ConfigError(f"can't open {path!r} for appending: {exc}") from None
+        self._torn = False  # a write was cut short: the file ends inside a line
 
     def store(
         self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item] = ()
@@ -61,11 +67,17 @@ class JsonLinesSink:
         if not lines:
             return
         payload = "".join(lines).encode("utf-8")
+        if self._torn:
+            payload = b"\n" + payload
         view = memoryview(payload)
-        while view:  # a regular file takes it in one write; loop for safety
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        try:
+            while view:  # a regular file takes it in one write, unless the disk is full
+                written = os.write(self._fd, view)
+                view = view[written:]
+                self._torn = bool(view)
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise OutageError(f"JSON lines file {self.path!r}: {exc}") from exc
 
     def close(self) -> None:
         """Close the file."""

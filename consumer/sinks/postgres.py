@@ -1,18 +1,28 @@
 """PostgreSQL sink (psycopg 3, the ``postgres`` extra).
 
 One connection per replica; each batch is upserted in one transaction
-(pipelined ``executemany``) and ``store`` returns after COMMIT. A broken
-connection is replaced on the next batch (the failed batch stays pending in
-the stream and is retried). The URL's password never reaches a log line.
+(pipelined ``executemany``) and ``store`` returns after COMMIT. The URL's
+password never reaches a log line.
+
+Errors are told apart for the consumer: a record the database refuses
+(``IntegrityError``, SQLSTATE class 23; ``DataError``, class 22: a value too
+long, an invalid value) is a ``RecordError``; every other error is an
+``OutageError``, waited out: can't connect, connection lost, admin shutdown
+(57P01), starting up (57P03), serialization failure (40001), deadlock
+(40P01), read-only transaction after a failover (25006), disk full (53100),
+and also a missing table or privilege, which an operator fixes: none of them
+is a record's fault. After an outage the connection is replaced, so a
+failover's new primary is reached through the same URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from streamlib import ConfigError, mask_url
+from streamlib import ConfigError, OutageError, RecordError, mask_url
 
 from ..records import Author, Item, Quote
 from . import sql
@@ -45,19 +55,23 @@ class PostgresSink:
         self._authors = sql.upsert("authors", sql.AUTHOR_COLUMNS, "%s")
         self._records = sql.upsert("records", sql.RECORD_COLUMNS, "%s")
         self._conn = self._connect()
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            for statement in sql.create_tables("TEXT", "TIMESTAMPTZ", "JSONB"):
-                cur.execute(statement)
-            for table, column in sql.COLUMNS_ADDED:  # tables made by an earlier version
-                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} TEXT")
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                for statement in sql.create_tables("TEXT", "TIMESTAMPTZ", "JSONB"):
+                    cur.execute(statement)
+                for table, column in sql.COLUMNS_ADDED:  # tables made by an earlier version
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} TEXT")
+        except psycopg.OperationalError as exc:  # lost, shut down, read-only: retried
+            self._conn.close()
+            raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from None
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         try:
             return psycopg.connect(self.url, connect_timeout=self._connect_timeout, autocommit=True)
         except psycopg.OperationalError as exc:
             # libpq's message names host and user, never the password.
-            raise ConnectionError(f"PostgreSQL at {self.description}: {exc}") from None
+            raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from None
         except psycopg.ProgrammingError as exc:  # a malformed URL
             raise ConfigError(f"invalid PostgreSQL URL {self.description}: {exc}") from None
 
@@ -66,8 +80,20 @@ class PostgresSink:
     ) -> None:
         """Upsert the batch in one transaction; returns after COMMIT."""
         if self._conn.closed or self._conn.broken:
-            log.warning("PostgreSQL connection lost; reconnecting to %s", self.description)
+            log.info("reconnecting to PostgreSQL at %s", self.description)
             self._conn = self._connect()
+        try:
+            self._upsert(quotes, authors, items)
+        except (psycopg.IntegrityError, psycopg.DataError) as exc:
+            raise RecordError(_reason(exc)) from exc
+        except psycopg.Error as exc:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()  # the next batch connects afresh
+            raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from exc
+
+    def _upsert(
+        self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item]
+    ) -> None:
         now = datetime.now(UTC)
         with self._conn.transaction(), self._conn.cursor() as cur:
             if quotes:
@@ -80,3 +106,10 @@ class PostgresSink:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """The server's (or libpq's) message, first line, and its SQLSTATE when there is one."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else type(exc).__name__
+    return f"{message} (SQLSTATE {exc.sqlstate})" if exc.sqlstate else message

@@ -6,6 +6,11 @@ a batch takes the write lock up front (no lock-upgrade deadlock), and
 ``synchronous=FULL`` so a committed batch survives a power cut before its
 entries are acknowledged.
 
+Errors are told apart for the consumer: a record the database refuses
+(a constraint, a datatype mismatch, a value too big) is a ``RecordError``;
+everything else SQLite says (locked or busy past the busy timeout, disk
+full, I/O error, can't open the file) is an ``OutageError``, waited out.
+
 Keys are SHA-1 hex, so every batch inserts into random leaves of the key
 index: a batch of 500 dirties a few hundred index pages once the table holds
 more than a few tens of thousands of rows. Two settings keep that cost flat as
@@ -20,6 +25,7 @@ each commit still fsyncs the WAL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -29,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streamlib import ConfigError
+from streamlib import ConfigError, OutageError, RecordError
 from streamlib.backoff import Backoff
 
 from ..records import Author, Item, Quote
@@ -47,9 +53,13 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 class SQLiteSink:
-    """Upserts each batch into ``quotes``, ``authors`` and ``records`` in one transaction."""
+    """Upserts each batch into ``quotes``, ``authors`` and ``records`` in one transaction.
 
-    def __init__(self, path: str) -> None:
+    ``busy_timeout_ms``: how long a batch waits for another writer's lock
+    before it reports an outage.
+    """
+
+    def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         if not path:
             raise ConfigError("the sqlite sink needs a path: sqlite:///quotes.db")
         self.path = path
@@ -62,12 +72,12 @@ class SQLiteSink:
             # calls the handler from its partition threads, one at a time (a lock).
             self._conn = sqlite3.connect(
                 path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
+                timeout=busy_timeout_ms / 1000,
                 isolation_level=None,
                 check_same_thread=False,
             )
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            _while_locked(self._set_up, BUSY_TIMEOUT_MS / 1000)
+            self._conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            _while_locked(self._set_up, busy_timeout_ms / 1000)
         except sqlite3.Error as exc:
             raise ConfigError(f"can't open SQLite database {path!r}: {exc}") from None
         self._quotes = sql.upsert("quotes", sql.QUOTE_COLUMNS, "?")
@@ -96,17 +106,25 @@ class SQLiteSink:
                 rows = [sql.record_row(i, now, _json_text) for i in items]
                 cur.executemany(self._records, rows)
 
-        self._transaction(write)
+        try:
+            self._transaction(write)
+        except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+            raise RecordError(_reason(exc)) from exc
+        except sqlite3.Error as exc:
+            raise OutageError(f"SQLite {self.path!r}: {_reason(exc)}") from exc
 
     def _transaction(self, work: Callable[[sqlite3.Cursor], None]) -> None:
         cur = self._conn.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
             work(cur)
+            cur.execute("COMMIT")  # may fail too (disk full): then roll back as well
         except BaseException:
-            self._conn.rollback()
+            # SQLite may have rolled back already (disk full, I/O error); a
+            # rollback that fails leaves the error that caused it to be raised.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.rollback()
             raise
-        cur.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection."""
@@ -133,6 +151,12 @@ def _while_locked(work: Callable[[], None], timeout: float) -> None:
                 raise
             log.debug("SQLite database locked while opening it; again in %.2fs", delay)
             time.sleep(delay)
+
+
+def _reason(exc: sqlite3.Error) -> str:
+    """SQLite's message and its error code's name, e.g. ``... (SQLITE_CONSTRAINT_CHECK)``."""
+    name = getattr(exc, "sqlite_errorname", None)
+    return f"{exc} ({name})" if name and name != "unknown" else str(exc)
 
 
 def _create_tables(cur: sqlite3.Cursor) -> None:

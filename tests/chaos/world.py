@@ -3,8 +3,10 @@
 Every part is a real process on loopback: ``redis-server`` with AOF
 (``appendfsync always``) in a temp folder, the producer of
 ``tests/chaos/producer_proc.py``, and ``quotes-consumer`` replicas into one
-SQLite file. ``ChaosWorld`` starts them and injects the faults; the test
-drives it with a schedule drawn from a seeded RNG (``schedule``).
+sink: a SQLite file (``SQLiteStore``) or the scenario's own PostgreSQL
+server (``PostgresStore``, which can also be taken down). ``ChaosWorld``
+starts them and injects the faults; the test drives it with a schedule drawn
+from a seeded RNG (``schedule``).
 """
 
 from __future__ import annotations
@@ -18,15 +20,24 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import psycopg
 import redis
 
 from streamlib.connection import client_from_url
 from streamlib.testing import LocalRedis
-from tests.consumer.replicas import Replica, consumer_command, consumers_joined, drained
+from tests.consumer.replicas import (
+    Replica,
+    consumer_command,
+    consumers_joined,
+    drained,
+    sqlite_rows,
+)
 from tests.helpers import wait_for
+from tests.support.postgres import LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = "quotes"
@@ -46,6 +57,97 @@ STATS = re.compile(r"(?:progress|done): (read=.*?)(?: rate=|$)", re.MULTILINE)
 #: The fault kinds, and how many of each a schedule holds (kills scale with size).
 ONCE = ("stop_consumer", "restart_redis", "redis_outage", "kill_producer")
 POISON_ENTRIES = 3
+#: Faults that need the producer still running: killing it, and a sink outage
+#: (which must meet quotes arriving). They fall in the schedule's first half.
+EARLY = ("kill_producer", "postgres_outage")
+MAX_DELIVERIES = 5  # quotes-consumer's default
+#: A sink outage lasts longer than this: without the hold, every batch in hand
+#: would be reclaimed and counted into the dead letters meanwhile.
+OUTAGE_FLOOR = MAX_DELIVERIES * MIN_IDLE_MS / 1000
+
+
+class Store(Protocol):
+    """The sink the replicas share, as the world sees it."""
+
+    #: ``sqlite`` or ``postgresql``.
+    kind: str
+    #: Fault kinds only this sink can suffer.
+    faults: tuple[str, ...]
+
+    def start(self) -> None: ...
+
+    def url(self, name: str) -> str:
+        """The sink URL of the replica called ``name``."""
+        ...
+
+    def in_write_transaction(self, name: str) -> bool:
+        """Whether replica ``name`` is inside its sink transaction (for 50 ms or more)."""
+        ...
+
+    def keys(self) -> list[str]:
+        """Every stored quote's key (a key twice, were it stored twice)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteStore:
+    """One SQLite file in the test's folder."""
+
+    kind = "sqlite"
+    faults: tuple[str, ...] = ()
+
+    def __init__(self, base: Path) -> None:
+        self.db = base / "quotes.db"
+
+    def start(self) -> None:
+        pass
+
+    def url(self, name: str) -> str:
+        return f"sqlite:///{self.db}"
+
+    def in_write_transaction(self, name: str) -> bool:
+        # Only the frozen replica can hold the write lock for 50 ms.
+        return _in_write_transaction(self.db)
+
+    def keys(self) -> list[str]:
+        return [k for (k,) in sqlite_rows(self.db, "SELECT key FROM quotes")]
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresStore:
+    """The scenario's own PostgreSQL server; each replica connects under its name."""
+
+    kind = "postgresql"
+    faults = ("postgres_outage",)
+
+    def __init__(self) -> None:
+        self.server = LocalPostgres()
+
+    def start(self) -> None:
+        self.server.start()
+
+    def url(self, name: str) -> str:
+        return f"{self.server.url}?application_name={name}"
+
+    def in_write_transaction(self, name: str) -> bool:
+        # backend_xid: the transaction has written (a replica between INSERT and COMMIT).
+        with psycopg.connect(self.server.url, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = %s AND backend_xid IS NOT NULL",
+                (name,),
+            ).fetchone()
+        return bool(row and row[0])
+
+    def keys(self) -> list[str]:
+        with psycopg.connect(self.server.url, connect_timeout=5) as conn:
+            return [k for (k,) in conn.execute("SELECT key FROM quotes").fetchall()]
+
+    def close(self) -> None:
+        self.server.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,15 +162,21 @@ class Fault:
     duration: float = 0.0
 
 
-def schedule(rng: random.Random, kills: int) -> list[Fault]:
-    """A shuffled fault list; the producer kill falls in the first half (it still runs)."""
-    kinds = ["kill_consumer"] * kills + list(ONCE) + ["poison"] * POISON_ENTRIES
+def schedule(rng: random.Random, kills: int, extra: Sequence[str] = ()) -> list[Fault]:
+    """A shuffled fault list; the ``EARLY`` faults fall in the first half (the producer runs).
+
+    ``extra``: the sink's own faults, once each (none for SQLite, whose
+    schedules are those of a seed before the sink faults existed).
+    """
+    kinds = ["kill_consumer"] * kills + list(ONCE) + list(extra) + ["poison"] * POISON_ENTRIES
     rng.shuffle(kinds)
-    at = kinds.index("kill_producer")
     half = len(kinds) // 2
-    if at >= half:
-        swap = rng.randrange(half)
-        kinds[at], kinds[swap] = kinds[swap], kinds[at]
+    for kind in EARLY:
+        at = kinds.index(kind) if kind in kinds else -1
+        if at >= half:
+            free = [i for i in range(half) if kinds[i] not in EARLY]
+            swap = free[rng.randrange(len(free))]
+            kinds[at], kinds[swap] = kinds[swap], kinds[at]
     faults = []
     for kind in kinds:
         duration = 0.0
@@ -76,6 +184,8 @@ def schedule(rng: random.Random, kills: int) -> list[Fault]:
             duration = rng.uniform(2.5, 4.0)
         elif kind == "redis_outage":
             duration = rng.uniform(3.0, 6.0)
+        elif kind == "postgres_outage":
+            duration = rng.uniform(1.2 * OUTAGE_FLOOR, 1.8 * OUTAGE_FLOOR)
         faults.append(
             Fault(
                 delay=rng.uniform(1.0, 3.0),
@@ -91,11 +201,11 @@ def schedule(rng: random.Random, kills: int) -> list[Fault]:
 class ChaosWorld:
     """Starts the processes, injects faults, and keeps what it needs to report."""
 
-    def __init__(self, base: Path, *, size: int, rate: float) -> None:
+    def __init__(self, base: Path, *, size: int, rate: float, store: Store) -> None:
         self.base = base
         self.size = size
         self.rate = rate
-        self.db = base / "quotes.db"
+        self.store = store
         self.logs = base / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.state = base / "producer"
@@ -125,6 +235,7 @@ class ChaosWorld:
         replicas at work (XPENDING on a group not created yet is NOGROUP).
         """
         self.server.start()
+        self.store.start()
         self.client = client_from_url(self.server.url, socket_connect_timeout=1.0)
         self.slots = [self._replica(i, f"replica-{i}") for i in range(REPLICAS)]
         client = self.client
@@ -145,7 +256,7 @@ class ChaosWorld:
                 redis_url=self.server.url,
                 stream=STREAM,
                 group=GROUP,
-                sink=f"sqlite:///{self.db}",
+                sink=self.store.url(name),
                 name=name,
                 extra=CONSUMER_ARGS,
             ),
@@ -185,6 +296,7 @@ class ChaosWorld:
         if self.client is not None:
             self.client.close()
         self.server.close()
+        self.store.close()
 
     # -- faults -------------------------------------------------------------
 
@@ -201,8 +313,9 @@ class ChaosWorld:
         watches the process (``/proc/<pid>/stat``) until it is running on a
         CPU, freezes it and looks: ``want="pending"`` waits for a moment it
         holds unacknowledged entries (XPENDING), ``want="commit"`` for one
-        inside its sink transaction (it holds SQLite's write lock: a probe's
-        ``BEGIN IMMEDIATE`` times out). Otherwise it thaws it and watches on;
+        inside its sink transaction (``Store.in_write_transaction``: SQLite's
+        write lock held, or a PostgreSQL transaction that has written).
+        Otherwise it thaws it and watches on;
         after ``timeout`` it stays frozen wherever it is. Targeting only:
         correctness never waits on it.
         """
@@ -214,10 +327,11 @@ class ChaosWorld:
                 time.sleep(0.001)
             replica.process.send_signal(signal.SIGSTOP)
             pending = self.retry(lambda c: _pending_with(c, name))
-            hit = bool(pending) if want == "pending" else _in_write_transaction(self.db)
+            in_commit = self.store.in_write_transaction(name)
+            hit = bool(pending) if want == "pending" else in_commit
             if hit or time.monotonic() >= deadline:
                 self.mid_batch[kind] += bool(pending)
-                self.mid_commit[kind] += _in_write_transaction(self.db) if hit else 0
+                self.mid_commit[kind] += in_commit if hit else 0
                 return
             replica.process.send_signal(signal.SIGCONT)
 
@@ -249,6 +363,17 @@ class ChaosWorld:
         self.server.stop()
         time.sleep(fault.duration)  # the experiment, not synchronisation
         self.server.start()
+
+    def postgres_outage(self, fault: Fault) -> None:
+        """Crash PostgreSQL (``-m immediate``) for longer than max-deliveries x min-idle.
+
+        Every replica must hold its batch in hand and wait: nothing may be
+        counted into the dead letters meanwhile.
+        """
+        assert isinstance(self.store, PostgresStore)
+        self.store.server.stop("immediate")
+        time.sleep(fault.duration)  # the experiment, not synchronisation
+        self.store.server.start()
 
     def kill_producer(self, fault: Fault) -> None:
         """SIGKILL the producer (mid-batch, most likely) and restart it from its checkpoint."""

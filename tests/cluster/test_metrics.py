@@ -3,12 +3,13 @@
 One replica drains the six partitions with metrics on: every partition has
 its own series, and they add up to what was produced. Then the master that
 holds some of the partitions is killed: ``/healthz`` turns 503 naming exactly
-those partitions while the others keep reading, and recovers once the master
-is back.
+those partitions (stalled, and waiting out a Redis outage) while the others
+keep reading, and recovers once the master is back.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import redis
@@ -81,6 +82,12 @@ def test_metrics_and_health_per_partition_across_the_cluster(
         replica.expect(lambda: stalled(base) == cut_off, timeout=60, what=f"only {cut_off} stalled")
         errors = samples(base, s.group, cut_off)
         assert errors["streamlib_consumer_errors_total{kind=redis}"] >= len(cut_off)
+        # ...each waiting out a Redis outage, which /healthz and the metrics name
+        # (the others may have met it too: their clients refresh the slot map).
+        body = json.loads(get(base + "/healthz")[1])
+        assert (body["status"], body["down"]) == ("outage", "redis"), body
+        assert set(cut_off) <= set(body["outage_partitions"]), body
+        assert samples(base, s.group, cut_off)["streamlib_consumer_redis_up"] == 0
         victim.start()  # same port, nodes.conf and AOF
         cluster.wait_ok(60)
         replica.expect(lambda: get(base + "/healthz")[0] == 200, timeout=120, what="healthy again")

@@ -90,10 +90,14 @@ def test_metrics_and_health_over_http(redis_factory, tmp_path: Path, partitions:
         assert status == 200 and json.loads(body)["status"] == "ok"
         assert get(base + "/nope")[0] == 404
 
-        # Redis gone: no successful read for longer than the timeout -> 503.
+        # Redis gone: 503, an outage of Redis for every partition, and after the
+        # timeout without a successful read, every partition stalled too.
         server.kill()
         replica.expect(lambda: stalled(base) == streams, timeout=60, what="all stalled")
-        assert json.loads(get(base + "/healthz")[1])["status"] == "stalled"
+        body = json.loads(get(base + "/healthz")[1])
+        assert (body["status"], body["down"]) == ("outage", "redis"), body
+        assert body["outage_partitions"] == sorted(streams) and body["held"] == 0, body
+        assert samples(base, "g", streams)["streamlib_consumer_redis_up"] == 0
         assert samples(base, "g", streams)["streamlib_consumer_errors_total{kind=redis}"] >= 1
         server.start()  # same port, fresh (non-persistent) data
         replica.expect(lambda: get(base + "/healthz")[0] == 200, timeout=90, what="healthy again")

@@ -4,6 +4,7 @@ for a plain stream and for four partitions."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from streamlib import (
     Envelope,
     GroupConsumer,
     Message,
+    OutageError,
     PartitionedConsumer,
     PartitionedProducer,
     StreamSettings,
@@ -142,6 +144,62 @@ def test_one_stalled_partition_makes_the_replica_unhealthy(settings: StreamSetti
 def test_health_timeout_must_be_positive(settings: StreamSettings) -> None:
     with pytest.raises(ValueError, match="health_timeout"):
         ConsumerMetrics(settings, health_timeout=0)
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_an_outage_shows_in_health_and_metrics_per_partition(
+    client: redis.Redis, settings: StreamSettings, partitions: int
+) -> None:
+    settings = settings.replace(partitions=partitions, batch_size=5)
+    envelopes = [Envelope(type="thing", key=f"k{i}", data={"i": i}) for i in range(60)]
+    PartitionedProducer(client, settings.stream, partitions).send_many(envelopes)
+    streams = [partition_stream(settings.stream, i, partitions) for i in range(partitions)]
+    up = threading.Event()
+
+    def sink(batch: Sequence[Message]) -> None:
+        if not up.is_set():
+            raise OutageError("connection refused (test sink)")
+
+    consumer = PartitionedConsumer(settings, sink)
+    metrics = ConsumerMetrics(settings, health_timeout=60)
+    metrics.track(consumer)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        # Every partition has entries, so every partition holds a batch of 5.
+        wait_for(lambda: sorted(metrics.outages()) == sorted(streams), timeout=30, what="outages")
+        healthy, body = metrics.health()
+        assert not healthy
+        assert (body["status"], body["down"], body["held"]) == ("outage", "sink", 5 * partitions)
+        assert "connection refused" in body["reason"] and body["since"].endswith("Z")
+        assert body["outage_partitions"] == sorted(streams)
+        got = series(metrics.exposition().decode())
+        for stream in streams:
+            assert got[("streamlib_consumer_sink_up", stream, "")] == 0
+            assert got[("streamlib_consumer_redis_up", stream, "")] == 1
+            assert got[("streamlib_consumer_paused", stream, "")] == 1
+            assert got[("streamlib_consumer_held_entries", stream, "")] == 5
+
+        up.set()
+        wait_for(lambda: metrics.healthy(), timeout=30, what="healthy again")
+        got = series(metrics.exposition().decode())
+        for stream in streams:
+            assert got[("streamlib_consumer_sink_up", stream, "")] == 1
+            assert got[("streamlib_consumer_paused", stream, "")] == 0
+            assert got[("streamlib_consumer_held_entries", stream, "")] == 0
+        text = metrics.exposition().decode()
+        outage_seconds = [
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "streamlib_consumer_outage_seconds_total"
+            and s.labels["component"] == "sink"
+        ]
+        assert len(outage_seconds) == partitions and min(outage_seconds) > 0
+    finally:
+        consumer.stop()
+        thread.join(30)
+        consumer.close()
 
 
 def test_oldest_pending_age_is_the_time_since_it_was_produced(

@@ -13,7 +13,7 @@ import pytest
 from consumer.records import Author, Item, Quote
 from consumer.sinks import Sink, describe, open_sink
 from consumer.sinks.sqlite import SQLiteSink
-from streamlib import ConfigError
+from streamlib import ConfigError, OutageError
 
 
 def q(key: str, stream_id: str, text: str = "t", tags: tuple[str, ...] = ("a",)) -> Quote:
@@ -334,8 +334,8 @@ def test_postgres_sink_reconnects_after_losing_its_connection(pg_url: str) -> No
         pid = sink._conn.info.backend_pid  # type: ignore[attr-defined]
         with psycopg.connect(pg_url) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        # The batch in flight fails (the consumer leaves it pending and retries)...
-        with pytest.raises(psycopg.OperationalError):
+        # The batch in flight fails as an outage (the consumer holds it and retries)...
+        with pytest.raises(OutageError, match=r"administrator command \(SQLSTATE 57P01\)"):
             sink.store([q("k2", "2-0")], [])
         # ...and the next attempt reconnects and stores it.
         sink.store([q("k2", "2-0")], [])

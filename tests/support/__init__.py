@@ -1,0 +1,1 @@
+"""Real servers and filesystems for tests: a private PostgreSQL, a small tmpfs."""
