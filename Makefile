@@ -42,7 +42,7 @@ $(BIN)/python:
 
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv
-	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra fast --extra postgres --extra metrics \
+	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra fast --extra postgres --extra metrics --extra top \
 		-o requirements/image.lock
 	$(BUILD_REQUIRES) | $(UV_COMPILE) --extra test --extra bench -o requirements/dev.lock
 

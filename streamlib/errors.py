@@ -19,7 +19,7 @@ A handler (or the sink it calls) tells the consumer which kind of failure it
 met by raising ``OutageError`` or ``RecordError``; anything else it raises
 leaves the batch pending, to be retried after min-idle.
 
-``tests/test_errors.py`` holds this drawing and the classes together. Errors
+``tests/streamlib/test_errors.py`` holds this drawing and the classes together. Errors
 from redis-py itself (``redis.exceptions.RedisError``) pass through unchanged
 where streamlib has nothing to add.
 """

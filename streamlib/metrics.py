@@ -24,6 +24,7 @@ partition 3 of six), ``group``, ``consumer``:
 ``streamlib_consumer_handle_seconds``    histogram: handler time per batch
 ``streamlib_consumer_end_to_end_seconds`` histogram: now - envelope ``ts``, per entry
 ``streamlib_consumer_progress_age_seconds`` seconds since the last successful read
+``streamlib_consumer_healthy``           1 while the partition's loop makes progress, else 0
 ``streamlib_consumer_sink_up``           1, or 0 while the partition waits out a sink outage
 ``streamlib_consumer_redis_up``          1, or 0 while the partition waits out a Redis outage
 ``streamlib_consumer_paused``            1 while an outage holds the partition's batch
@@ -31,11 +32,18 @@ partition 3 of six), ``group``, ``consumer``:
 ``streamlib_consumer_outage_seconds_total`` time spent in outages, by ``component``
 ``streamlib_group_lag``                  the group's lag (absent when Redis can't tell)
 ``streamlib_group_pending``              the group's pending entries
+``streamlib_group_oldest_pending_age_seconds`` age of the oldest pending entry (0: none)
+``streamlib_stream_entries_added_total`` entries ever added to the stream (its XADD rate)
 ======================================== =====================================
 
 Counters are read from each partition's ``ConsumerStats`` and ``Outages`` at
-scrape time; the group gauges are refreshed every ``refresh_interval``
-seconds by the server's own thread. Sum over ``stream`` for the whole stream.
+scrape time; the group gauges (no ``consumer`` label) and the stream's
+counter (``stream`` only) are refreshed every ``refresh_interval`` seconds by
+the server's own thread from XINFO GROUPS and XPENDING, the commands the
+consumer's ACL rule allows (entries added = entries read + lag). Sum over
+``stream`` for the whole stream. The oldest pending entry's age is this replica's clock minus
+the time in its id (when Redis added it), so a stuck entry and an old backlog
+in progress both show; keep clocks in sync (NTP), as for end-to-end latency.
 
 ``/healthz`` answers 503 with a JSON body saying why, else 200:
 
@@ -55,7 +63,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -72,6 +80,7 @@ from .outage import COMPONENTS, OutageStatus
 from .partitions import all_partition_settings
 from .replica import PartitionedConsumer
 from .settings import StreamSettings
+from .streamids import StreamId
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +147,8 @@ class ConsumerMetrics:
         self.consumer: PartitionedConsumer | None = None
         #: Last ``XINFO GROUPS`` row of our group per partition stream (``None``: unknown).
         self.group_info: dict[str, GroupInfo | None] = {}
+        #: Seconds since each partition's oldest pending entry was produced (0.0: none).
+        self.oldest_pending_age: dict[str, float] = {}
         self.registry.register(_StatsCollector(self))
 
     def labels(self, stream: str) -> tuple[str, str, str]:
@@ -177,11 +188,14 @@ class ConsumerMetrics:
         self.consumer = consumer
 
     def refresh_group(self, client: redis.Redis) -> None:
-        """Read each partition's lag and pending count (``XINFO GROUPS``)."""
+        """Read each partition's group (``XINFO GROUPS``), oldest pending entry and adds."""
         failed: list[str] = []
         for stream in self.streams:
             try:
-                self.group_info[stream] = group(client, stream, self.settings.group)
+                info = self.group_info[stream] = group(client, stream, self.settings.group)
+                self.oldest_pending_age[stream] = (
+                    oldest_pending_age(client, stream, info.name) if info and info.pending else 0.0
+                )
             except redis.RedisError as exc:
                 failed.append(f"{stream}: {exc}")
                 self.group_info[stream] = None
@@ -246,6 +260,17 @@ class ConsumerMetrics:
         return generate_latest(self.registry)
 
 
+def oldest_pending_age(client: redis.Redis, stream: str, group: str) -> float:
+    """Seconds from the oldest pending entry's id time to now (0.0: none pending)."""
+    rows = client.xpending_range(stream, group, "-", "+", 1)
+    if not rows:
+        return 0.0
+    now_ms = int(time.time() * 1000)
+    oldest = rows[0]["message_id"]
+    oldest_ms = StreamId.parse(oldest if isinstance(oldest, bytes | str) else str(oldest)).ms
+    return max(0, now_ms - oldest_ms) / 1000
+
+
 class _StatsCollector(Collector):
     """Counters and gauges read at scrape time, one series per partition."""
 
@@ -268,30 +293,55 @@ class _StatsCollector(Collector):
                 for field, kind in ERROR_KINDS.items():
                     errors.add_metric((*labels, kind), getattr(stats, field))
             yield errors
-            age = GaugeMetricFamily(
+            ages = m.progress_ages()
+            yield _gauge(
                 "streamlib_consumer_progress_age_seconds",
                 "Seconds since the last successful read (even an empty one).",
-                labels=LABELS,
+                {m.labels(stream): seconds for stream, seconds in ages.items()},
             )
-            for stream, seconds in m.progress_ages().items():
-                age.add_metric(m.labels(stream), seconds)
-            yield age
+            yield _gauge(
+                "streamlib_consumer_healthy",
+                "1 while the partition's loop made progress within the health timeout, else 0 "
+                "(/healthz answers 200 while every partition's does).",
+                {m.labels(s): float(age <= m.health_timeout) for s, age in ages.items()},
+            )
             yield from _outage_metrics(m)
-        rows = [(s, info) for s, info in m.group_info.items() if info is not None]
+        rows: list[tuple[tuple[str, ...], GroupInfo]] = [
+            ((s, m.settings.group), info) for s, info in m.group_info.items() if info
+        ]
         if rows:
-            pending = GaugeMetricFamily(
-                "streamlib_group_pending", "Pending entries of the group.", labels=LABELS[:2]
+            yield _gauge(
+                "streamlib_group_pending",
+                "Pending entries of the group.",
+                {labels: info.pending for labels, info in rows},
             )
-            lag = GaugeMetricFamily(
-                "streamlib_group_lag", "Entries not yet delivered to the group.", labels=LABELS[:2]
+            yield _gauge(
+                "streamlib_group_oldest_pending_age_seconds",
+                "Seconds since the oldest pending entry was produced (its id's time); 0 if none.",
+                {labels: m.oldest_pending_age.get(labels[0], 0.0) for labels, _ in rows},
             )
-            for stream, info in rows:
-                pending.add_metric((stream, m.settings.group), info.pending)
-                if info.lag is not None:
-                    lag.add_metric((stream, m.settings.group), info.lag)
-            yield pending
-            if lag.samples:
-                yield lag
+            lags = {labels: info.lag for labels, info in rows if info.lag is not None}
+            if lags:
+                yield _gauge("streamlib_group_lag", "Entries not yet delivered to the group.", lags)
+        added = CounterMetricFamily(
+            "streamlib_stream_entries_added",
+            "Entries ever added to the stream (the group's entries read plus its lag).",
+            labels=LABELS[:1],
+        )
+        for (stream, _), info in rows:
+            if info.entries_read is not None and info.lag is not None:
+                added.add_metric((stream,), info.entries_read + info.lag)
+        if added.samples:
+            yield added
+
+
+def _gauge(name: str, doc: str, values: Mapping[tuple[str, ...], float]) -> GaugeMetricFamily:
+    """A gauge with one sample per label tuple, labelled with the first ``LABELS``."""
+    width = len(next(iter(values), LABELS))
+    gauge = GaugeMetricFamily(name, doc, labels=LABELS[:width])
+    for labels, value in values.items():
+        gauge.add_metric(labels, value)
+    return gauge
 
 
 def _outage_metrics(m: ConsumerMetrics) -> Iterator[Metric]:

@@ -22,9 +22,9 @@ from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings
 from streamlib.cli import cli
 from streamlib.connection import client_from_url
 from streamlib.testing import LocalRedis
-from tests.aclutil import add_role_user, is_noperm
-from tests.cli.conftest import POISON
-from tests.helpers import quote
+from tests.streamlib.cli.conftest import POISON
+from tests.support.acl import add_role_user, is_noperm
+from tests.support.helpers import quote
 
 PASSWORD = "operator-Secret-3"
 STREAM = "quotes"

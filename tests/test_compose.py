@@ -36,7 +36,7 @@ import yaml
 from producer.sample_site import generate_site
 from streamlib.groupinfo import group as group_info
 from streamlib.testing import LocalRedis, free_port
-from tests.helpers import wait_for
+from tests.support.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = bool(os.environ.get("CI"))
@@ -90,7 +90,7 @@ APP_SERVICES = ("redis-acl", "producer", "consumer", "streamctl", "site")
 def test_compose_file_is_valid_and_needs_its_secrets() -> None:
     config = resolved()
     services = config["services"]
-    assert set(services) == {"redis", "postgres", *APP_SERVICES}
+    assert set(services) == {"redis", "postgres", "prometheus", *APP_SERVICES}
     redis_svc, consumer = services["redis"], services["consumer"]
     assert "ports" not in redis_svc  # not published to the host
     # redis-server first: the image's entry point then drops root.
@@ -98,7 +98,7 @@ def test_compose_file_is_valid_and_needs_its_secrets() -> None:
     assert "--appendonly yes" in " ".join(redis_svc["command"])
     assert redis_svc["depends_on"]["redis-acl"]["condition"] == "service_completed_successfully"
     assert "healthcheck" in redis_svc and "healthcheck" in services["postgres"]
-    for name in ("redis-data", "redis-acl", "postgres-data"):
+    for name in ("redis-data", "redis-acl", "postgres-data", "prometheus-data"):
         assert name in config["volumes"]
     assert "container_name" not in consumer and "ports" not in consumer  # --scale works
     assert "CONSUMER" not in consumer["environment"]  # <hostname>-<pid>: unique per replica
@@ -129,9 +129,48 @@ def test_compose_file_is_valid_and_needs_its_secrets() -> None:
     bare = compose("config")
     assert bare.returncode != 0 and "PASSWORD" in bare.stderr
     # Base images are parameters (for machines that build them locally).
-    local = resolved(PYTHON_IMAGE="py:x", REDIS_IMAGE="redis:x", POSTGRES_IMAGE="pg:x")["services"]
+    local = resolved(
+        PYTHON_IMAGE="py:x", REDIS_IMAGE="redis:x", POSTGRES_IMAGE="pg:x", PROMETHEUS_IMAGE="p:x"
+    )["services"]
     assert local["consumer"]["build"]["args"]["PYTHON_IMAGE"] == "py:x"
-    assert (local["redis"]["image"], local["postgres"]["image"]) == ("redis:x", "pg:x")
+    assert [local[n]["image"] for n in ("redis", "postgres", "prometheus")] == [
+        "redis:x", "pg:x", "p:x"
+    ]  # fmt: skip
+
+
+def test_monitoring_profile_runs_prometheus_with_the_project_s_config_and_rules() -> None:
+    prometheus = resolved()["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    mounts = {Path(v["source"]).relative_to(ROOT).as_posix(): v["target"]
+              for v in _volumes(prometheus) if v["type"] == "bind"}  # fmt: skip
+    assert mounts == {
+        "monitoring/prometheus.yml": "/etc/prometheus/prometheus.yml",
+        "monitoring/alerts.yml": "/etc/prometheus/alerts.yml",  # beside it, as rule_files says
+    }
+    # The UI on this machine's loopback only.
+    [port] = prometheus["ports"]
+    published = port if isinstance(port, str) else f"{port['host_ip']}:{port['published']}"
+    assert published.startswith("127.0.0.1:"), port
+    # It scrapes the service the replicas are: DNS on the name follows --scale.
+    config = yaml.safe_load((ROOT / "monitoring" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    [sd] = job["dns_sd_configs"]
+    assert sd["names"] == ["consumer"] and sd["port"] == 9100
+    consumer = resolved()["services"]["consumer"]
+    assert consumer["environment"]["METRICS_PORT"] == "9100"
+
+
+def _volumes(service: dict[str, Any]) -> list[dict[str, str]]:
+    """A service's volumes in the long form (``docker-compose config`` may print either)."""
+    out = []
+    for v in service.get("volumes", []):
+        if isinstance(v, str):
+            source, target, *_ = v.split(":")
+            kind = "bind" if source.startswith(("/", ".")) else "volume"
+            out.append({"type": kind, "source": source, "target": target})
+        else:
+            out.append(v)
+    return out
 
 
 @pytest.fixture

@@ -34,10 +34,10 @@ from producer.sample_site import SiteServer, generate_site
 from streamlib import RedisUnavailable, StreamSettings
 from streamlib.connection import ConnectionOptions, client_from_url, mask_url
 from streamlib.testing import LocalRedis, free_port
-from tests import entrypoints
-from tests.cli.conftest import POISON
-from tests.consumer.replicas import fill
-from tests.helpers import wait_for
+from tests.streamlib.cli.conftest import POISON
+from tests.support import entrypoints
+from tests.support.helpers import wait_for
+from tests.support.replicas import fill
 
 #: Characters that need percent-encoding in a URL, so both spellings are searched.
 PASSWORD = "Canary/Pw@9#x-leak"

@@ -26,10 +26,6 @@ import redis
 from producer.sample_site import SiteServer, generate_site
 from streamlib.connection import client_from_url
 from streamlib.testing import LocalRedis, free_port
-from tests.aclutil import add_role_user
-from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_count
-from tests.entrypoints import STREAMCTL, clean_env
-from tests.helpers import wait_for
 from tests.producer.conftest import (
     CRAWL_TIMEOUT,
     Crawl,
@@ -37,6 +33,10 @@ from tests.producer.conftest import (
     catch_up,
     read_stream,
 )
+from tests.support.acl import add_role_user
+from tests.support.entrypoints import STREAMCTL, clean_env
+from tests.support.helpers import wait_for
+from tests.support.replicas import Replica, consumer_command, fill, sqlite_count
 
 PASSWORD = "role-E2E-Secret-5"
 

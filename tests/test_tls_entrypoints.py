@@ -24,10 +24,10 @@ import redis
 from producer.sample_site import SiteServer, generate_site
 from streamlib.connection import client_from_url
 from streamlib.testing import LocalRedis, free_port
-from tests import entrypoints
-from tests.aclutil import add_role_user
-from tests.consumer.replicas import fill, sqlite_count
-from tests.tlsutil import TLSFiles, make_tls_files, server_tls_args
+from tests.support import entrypoints
+from tests.support.acl import add_role_user
+from tests.support.replicas import fill, sqlite_count
+from tests.support.tls import TLSFiles, make_tls_files, server_tls_args
 
 PASSWORD = "tls-Entry-Secret-9"
 METHODS = ("url", "env", "file")

@@ -1,6 +1,6 @@
 """``streamctl``: inspect and repair a stream, its partitions and its consumer groups.
 
-One module per command group (``info``, ``pending``, ``consumers``,
+One module per command group (``info``, ``top``, ``pending``, ``consumers``,
 ``reclaim``, ``dead``, ``trim``, ``tail``, ``group``), each a thin layer over
 ``streamlib.ops``, and ``acl`` (Redis's ACL file for the roles, no Redis
 needed); the shared options, exit codes and error mapping are in ``base``,
@@ -29,6 +29,7 @@ from .info import info
 from .pending import pending
 from .reclaim import reclaim
 from .tail import tail
+from .top import top
 from .trim import trim
 
 
@@ -45,7 +46,7 @@ def cli() -> None:
     """
 
 
-for _command in (info, pending, consumers, reclaim, dead, trim, tail, group, acl_group):
+for _command in (info, top, pending, consumers, reclaim, dead, trim, tail, group, acl_group):
     cli.add_command(_command)
 
 

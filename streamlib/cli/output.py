@@ -123,3 +123,42 @@ def dead_letter_summary(d: DeadLetter) -> dict[str, Any]:
         "reason": d.reason,
         "dead_at": d.dead_at,
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A column of fixed width: numbers right-aligned, text left-aligned."""
+
+    header: str
+    width: int
+    right: bool = True
+
+
+def fixed_table(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> list[str]:
+    """Lines of cells in fixed-width columns, one space apart, a long cell cut with ``…``.
+
+    Fixed widths keep a table that is redrawn every second from jumping about.
+    """
+
+    def fit(value: object, column: Column) -> str:
+        cell = _cell(value)
+        if len(cell) > column.width:
+            cell = cell[: column.width - 1] + "…"
+        return cell.rjust(column.width) if column.right else cell.ljust(column.width)
+
+    return [
+        " ".join(fit(v, c) for v, c in zip(line, columns, strict=True)).rstrip()
+        for line in [[c.header for c in columns], *rows]
+    ]
+
+
+def compact(value: float | None, *, decimals: int = 0, width: int = 7) -> str:
+    """A number in ``width`` characters if it can be: exact, else ``12.3k``, ``4.5M``, ``6.7G``."""
+    if value is None:
+        return "-"
+    text = f"{value:.{decimals}f}"
+    for suffix, divisor in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        if len(text) <= width:
+            break
+        text = f"{value / divisor:.1f}{suffix}"
+    return text

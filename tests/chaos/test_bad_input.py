@@ -32,8 +32,8 @@ from streamlib import (
     encode,
     parse_dead_letter,
 )
-from tests.consumer.replicas import Replica, consumer_command, sqlite_count, sqlite_rows
-from tests.helpers import quote
+from tests.support.helpers import quote
+from tests.support.replicas import Replica, consumer_command, sqlite_count, sqlite_rows
 
 Fields = Mapping[str | bytes, str | bytes]
 

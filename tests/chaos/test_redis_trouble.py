@@ -26,8 +26,8 @@ import redis
 from streamlib import GroupConsumer, Message, StreamProducer, StreamSettings, client_from_url
 from streamlib.lease import Lease
 from streamlib.testing import LocalRedis, free_port
-from tests.consumer.replicas import Replica, consumer_command, drained, fill, sqlite_count
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
+from tests.support.replicas import Replica, consumer_command, drained, fill, sqlite_count
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def test_producer_and_consumer_started_while_redis_is_down_wait_then_proceed(
         None,
     )
     producer_log = tmp_path / "producer.log"
-    command = [sys.executable, "-m", "tests.chaos.producer_proc", url, "quotes", "2000", "1e6"]
+    command = [sys.executable, "-m", "tests.support.producer_proc", url, "quotes", "2000", "1e6"]
     with producer_log.open("wb") as log:
         producer = subprocess.Popen(
             [*command, str(tmp_path)],

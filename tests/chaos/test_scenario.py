@@ -37,7 +37,7 @@ from tests.chaos.world import (
     Store,
     schedule,
 )
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 from tests.support.postgres import PostgresUnavailable
 
 HERE = Path(__file__).parent

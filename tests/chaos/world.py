@@ -29,15 +29,15 @@ import redis
 
 from streamlib.connection import client_from_url
 from streamlib.testing import LocalRedis
-from tests.consumer.replicas import (
+from tests.support.helpers import wait_for
+from tests.support.postgres import LocalPostgres
+from tests.support.replicas import (
     Replica,
     consumer_command,
     consumers_joined,
     drained,
     sqlite_rows,
 )
-from tests.helpers import wait_for
-from tests.support.postgres import LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = "quotes"
@@ -269,7 +269,7 @@ class ChaosWorld:
 
     def _start_producer(self) -> None:
         log = (self.logs / f"producer.{len(self.producers)}.log").open("ab")
-        command = [sys.executable, "-m", "tests.chaos.producer_proc", self.server.url, STREAM]
+        command = [sys.executable, "-m", "tests.support.producer_proc", self.server.url, STREAM]
         command += [str(self.size), str(self.rate), str(self.state)]
         with log:
             self.producers.append(

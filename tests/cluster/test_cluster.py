@@ -17,7 +17,7 @@ from streamlib import (
 from streamlib.connection import client_from_url
 from streamlib.partitions import all_partition_settings
 from streamlib.testing import LocalCluster
-from tests.helpers import quote
+from tests.support.helpers import quote
 
 
 def test_a_partition_and_its_dead_letters_share_a_slot_and_partitions_spread(

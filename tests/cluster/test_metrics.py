@@ -17,8 +17,8 @@ import redis
 from streamlib import PartitionedProducer, StreamSettings
 from streamlib.partitions import all_partition_settings
 from streamlib.testing import LocalCluster, free_port
-from tests.consumer.replicas import Replica, consumer_command, get, samples, sqlite_count, stalled
-from tests.helpers import quote
+from tests.support.helpers import quote
+from tests.support.replicas import Replica, consumer_command, get, samples, sqlite_count, stalled
 
 TOTAL = 600
 

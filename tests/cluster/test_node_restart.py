@@ -21,8 +21,8 @@ from streamlib import PartitionedProducer, StreamSettings
 from streamlib.connection import client_from_url
 from streamlib.partitions import all_partition_settings
 from streamlib.testing import LocalCluster, LocalRedis
-from tests.consumer.replicas import Replicas, consumers_joined, sqlite_count, sqlite_rows
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
+from tests.support.replicas import Replicas, consumers_joined, sqlite_count, sqlite_rows
 
 TOTAL = 6_000
 REPLICAS = 4

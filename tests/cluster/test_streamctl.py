@@ -13,8 +13,8 @@ from streamlib import GroupConsumer, Message, PartitionedProducer, StreamSetting
 from streamlib.cli import cli
 from streamlib.partitions import all_partition_settings
 from streamlib.testing import LocalCluster
-from tests.cli.conftest import POISON, target_args
-from tests.helpers import quote
+from tests.streamlib.cli.conftest import POISON, target_args
+from tests.support.helpers import quote
 
 TOTAL = 600
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from streamlib.testing import free_port
 from tests.compose.engine import StartedEngine, answers
 from tests.compose.stack import Stack, say
 from tests.conftest import _unavailable
@@ -77,6 +78,7 @@ def stack(
         tmp_path_factory.mktemp("compose"),
         START_URL="http://site:8000/",
         MIN_IDLE_MS="3000",  # a killed replica's entries are reclaimed after 3 s
+        PROMETHEUS_PORT=str(free_port()),  # published on loopback: never a port in use
     )
     stack.down()  # what an interrupted earlier run may have left
     try:

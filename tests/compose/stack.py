@@ -16,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from redis.retry import Retry
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "qs-composetest"
-PROFILES = ("offline", "crawl", "tools")
+PROFILES = ("offline", "crawl", "tools", "monitoring")
 STREAM, GROUP = "quotes", "quotes-consumers"
 STARTED = time.monotonic()
 
@@ -179,6 +180,15 @@ class Stack:
             if decoded["name"] == GROUP:
                 return decoded
         return None
+
+    def prometheus(self, path: str) -> Any:
+        """The ``data`` of the monitoring profile's Prometheus API (``None`` until it answers)."""
+        url = f"http://{self.address('prometheus')}:9090/api/v1/{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                return json.loads(resp.read())["data"]
+        except OSError:
+            return None
 
     def consumer_names(self, admin: redis.Redis) -> set[str]:
         return {c["name"].decode() for c in admin.xinfo_consumers(STREAM, GROUP)}

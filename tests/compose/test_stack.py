@@ -8,6 +8,8 @@ it), every wait bounded:
    producer`` against the sample site: every quote and author stored once in
    PostgreSQL, 4 consumers, nothing pending, lag 0; ``streamctl`` as the
    operator works, as a consumer it is refused;
+   then the ``monitoring`` profile: Prometheus finds the 4 replicas by DNS,
+   all healthy, and a poison entry fires its dead-letter alert;
 3. 30,000 more entries; a replica holding pending entries is killed: the
    others reclaim them, nothing lost, no row twice;
 4. ``up -d --scale consumer=2`` during a flow: the two stopped replicas drain,
@@ -20,6 +22,7 @@ it), every wait bounded:
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
@@ -33,7 +36,7 @@ import redis
 from producer.sample_site import generate_site
 from streamlib import StreamProducer, client_from_url
 from tests.compose.stack import GROUP, PROJECT, ROOT, STREAM, Stack, fail_with_logs, say
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(900)]
 
@@ -48,6 +51,7 @@ class Ledger:
         self.site_quotes = 0
         self.site_authors = 0
         self.sent = 0  # bulk quotes, numbered 0 .. sent-1
+        self.poison = 0  # entries that are no record (dead-lettered, never stored)
 
     @property
     def quotes(self) -> int:
@@ -168,6 +172,63 @@ def test_scaled_to_4_the_stack_stores_the_offline_site_once(stack: Stack, tmp_pa
     assert refused.returncode != 0 and "no permissions" in refused.stderr, refused.stderr
 
 
+def test_prometheus_sees_the_4_replicas_and_a_dead_letter_fires_its_alert(stack: Stack) -> None:
+    say("--profile monitoring up -d prometheus")
+    stack.compose("up", "-d", "--no-deps", "prometheus", profiles=["monitoring"])
+
+    def healthy_targets() -> list[str]:
+        found = stack.prometheus("targets") or {"activeTargets": []}
+        return [
+            t["labels"]["instance"]
+            for t in found["activeTargets"]
+            if t["labels"]["job"] == "consumer" and t["health"] == "up"
+        ]
+
+    def alerts(state: str) -> list[dict[str, str]]:
+        found = stack.prometheus("alerts") or {"alerts": []}
+        return [a["labels"] for a in found["alerts"] if a["state"] == state]
+
+    try:
+        targets = wait_for(
+            lambda: (found := healthy_targets()) and len(found) == 4 and found,
+            timeout=120,
+            interval=1,
+            what="Prometheus scraping 4 healthy replicas",
+        )
+        say(f"Prometheus scrapes {sorted(targets)}")
+        addresses = {
+            f"{next(iter(info['NetworkSettings']['Networks'].values()))['IPAddress']}:9100"
+            for info in stack.inspect(*stack.containers("consumer"))
+        }
+        assert set(targets) == addresses  # found by DNS on the service name, every replica
+        wait_for(
+            lambda: stack.prometheus("query?query=streamlib_group_pending")["result"],
+            timeout=60,
+            what="the group gauges scraped",
+        )
+        assert alerts("firing") == []
+
+        producer = stack.redis("producer")
+        producer.xadd(STREAM, {"v": "1", "type": "quote", "key": "poison", "ts": "1", "data": "{"})
+        producer.close()
+        LEDGER.poison += 1
+        fired = wait_for(
+            lambda: alerts("firing"), timeout=120, interval=1, what="an alert on the dead letter"
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{fail_with_logs(stack, ['prometheus'])}") from None
+    assert [(a["alertname"], a["stream"], a["group"]) for a in fired] == [
+        ("StreamlibDeadLetters", STREAM, GROUP)
+    ]
+    say("a poison entry fired StreamlibDeadLetters")
+    wait_drained(stack, quotes=LEDGER.quotes, authors=LEDGER.site_authors)
+    # streamctl top, as the operator, in the image: the same picture from Redis.
+    frame = json.loads(stack.run("streamctl", "top", "--once", "--json").stdout)
+    [row] = frame["groups"]
+    assert (row["group"], row["lag"], row["pending"], row["dead_letters"]) == (GROUP, 0, 0, 1)
+    assert len(frame["consumers"]) == 4
+
+
 def _holder(stack: Stack, admin: redis.Redis) -> tuple[str, str] | None:
     """A consumer holding pending entries, and its container (hostname-pid names)."""
     summary = admin.xpending(STREAM, GROUP)
@@ -243,7 +304,7 @@ def test_scaling_down_during_a_flow_drains_and_leaves_the_group(stack: Stack) ->
     assert {n.split("-")[0] for n in names} == {cid[:12] for cid in remaining}, names
     # The producer did not run again: no container of it, no second crawl's entries.
     assert not stack.containers("producer", all_states=True)
-    assert admin.xlen(STREAM) == LEDGER.quotes + LEDGER.site_authors
+    assert admin.xlen(STREAM) == LEDGER.quotes + LEDGER.site_authors + LEDGER.poison
     say(f"group: {len(names)} consumers; stream: {admin.xlen(STREAM)} entries, no re-crawl")
     admin.close()
 

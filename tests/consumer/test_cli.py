@@ -17,7 +17,8 @@ from consumer.__main__ import main
 from streamlib import StreamSettings
 from streamlib.partitions import partition_dead_letters
 from streamlib.testing import LocalRedis, free_port
-from tests.consumer.replicas import (
+from tests.support.helpers import quote
+from tests.support.replicas import (
     Replica,
     consumer_command,
     fill,
@@ -25,7 +26,6 @@ from tests.consumer.replicas import (
     sqlite_count,
     sqlite_rows,
 )
-from tests.helpers import quote
 
 PROGRESS_READ = re.compile(r"progress: read=(\d+) ")
 

@@ -19,8 +19,8 @@ import pytest
 import redis
 
 from streamlib import StreamSettings
-from tests.consumer.replicas import Replica, consumer_command, fill, sqlite_rows
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
+from tests.support.replicas import Replica, consumer_command, fill, sqlite_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 40
@@ -62,7 +62,7 @@ def test_kill_between_commit_and_ack_adds_no_row(
         [
             sys.executable,
             "-m",
-            "tests.consumer.crash_after_commit",
+            "tests.support.crash_after_commit",
             settings.redis_url,
             settings.stream,
             "g",

@@ -10,8 +10,8 @@ import redis
 from consumer.handler import QuoteHandler
 from consumer.sinks import open_sink
 from streamlib import Envelope, GroupConsumer, StreamProducer, StreamSettings, parse_dead_letter
-from tests.consumer.replicas import sqlite_rows
-from tests.helpers import quote
+from tests.support.helpers import quote
+from tests.support.replicas import sqlite_rows
 
 
 def test_valid_records_are_stored_and_invalid_ones_dead_lettered_with_reason(

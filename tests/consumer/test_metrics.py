@@ -11,7 +11,7 @@ import redis
 
 from streamlib import Envelope, PartitionedProducer, partition_stream
 from streamlib.testing import free_port
-from tests.consumer.replicas import (
+from tests.support.replicas import (
     Replica,
     consumer_command,
     fill,

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streamlib import (
     BatchResult,
     Envelope,
+    GroupConsumer,
     Message,
     OutageError,
     PartitionedConsumer,
@@ -25,8 +26,9 @@ from streamlib import (
     partition_of,
     partition_stream,
 )
+from streamlib.codec import encode
 from streamlib.metrics import ConsumerMetrics, MetricsServer
-from tests.helpers import wait_for
+from tests.support.helpers import wait_for
 
 
 def series(text: str) -> dict[tuple[str, str, str], float]:
@@ -80,11 +82,14 @@ def test_counters_histograms_gauges_and_health_per_partition(
                 "streamlib_consumer_end_to_end_seconds_count": n - failed - rejected,
                 "streamlib_group_pending": failed,
                 "streamlib_group_lag": 0,
+                "streamlib_stream_entries_added_total": n,
             }
             for name, value in expected.items():
                 assert got[(name, stream, "")] == value, (name, stream, text)
             assert got[("streamlib_consumer_handle_seconds_count", stream, "")] >= 1
             assert got[("streamlib_consumer_errors_total", stream, "handler")] == 0
+            oldest = got[("streamlib_group_oldest_pending_age_seconds", stream, "")]
+            assert oldest == 0 if not failed else 0 <= oldest < 600
         assert (
             sum(v for (name, _, _), v in got.items() if name == "streamlib_consumer_read_total")
             == 40
@@ -128,6 +133,9 @@ def test_one_stalled_partition_makes_the_replica_unhealthy(settings: StreamSetti
         consumer.consumers[2].stats.last_progress = time.monotonic() - 60
         assert metrics.stalled() == [partition_stream(settings.stream, 2, 4)]
         assert not metrics.healthy()
+        got = series(metrics.exposition().decode())
+        healthy = [got[("streamlib_consumer_healthy", s, "")] for s in metrics.streams]
+        assert healthy == [1, 1, 0, 1]
         assert metrics.progress_age() == pytest.approx(60, abs=5)
     finally:
         consumer.close()
@@ -192,3 +200,30 @@ def test_an_outage_shows_in_health_and_metrics_per_partition(
         consumer.stop()
         thread.join(30)
         consumer.close()
+
+
+def test_oldest_pending_age_is_the_time_since_it_was_produced(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    # Ids carry the time an entry was produced: one an hour old, one just now.
+    hour_ago_ms = int(client.time()[0]) * 1000 - 3_600_000
+    old = encode(Envelope(type="t", key="old", data={}))
+    client.xadd(settings.stream, old, id=f"{hour_ago_ms}-0")  # type: ignore[arg-type]
+    client.xadd(settings.stream, encode(Envelope(type="t", key="new", data={})))  # type: ignore[arg-type]
+
+    def handler(batch: Sequence[Message]) -> BatchResult:
+        return BatchResult(failed={m.id: "later" for m in batch if m.envelope.key == "old"})
+
+    settings = settings.replace(min_idle_ms=3_600_000)
+    metrics = ConsumerMetrics(settings)
+    GroupConsumer(client, settings, handler).run(burst=True)
+
+    def oldest() -> float:
+        metrics.refresh_group(client)
+        return series(metrics.exposition().decode())[
+            ("streamlib_group_oldest_pending_age_seconds", settings.stream, "")
+        ]
+
+    assert 3600 <= oldest() < 3600 + 120
+    client.xack(settings.stream, settings.group, f"{hour_ago_ms}-0")
+    assert oldest() == 0  # nothing pending

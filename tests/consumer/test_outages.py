@@ -24,9 +24,9 @@ import redis
 
 from streamlib import StreamProducer, client_from_url
 from streamlib.testing import LocalRedis, free_port
-from tests.consumer.replicas import Replica, consumer_command, drained, fill, get, samples
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 from tests.support.postgres import LocalPostgres
+from tests.support.replicas import Replica, consumer_command, drained, fill, get, samples
 
 MIN_IDLE_MS = 500
 MAX_DELIVERIES = 3

@@ -16,10 +16,9 @@ import redis
 
 from producer.sample_site import SiteServer, generate_site
 from streamlib.groupinfo import group as group_info
-from tests.helpers import wait_for
 from tests.producer.conftest import run_crawl
-
-from .replicas import Replicas, consumers_joined, sqlite_rows, wait_drained
+from tests.support.helpers import wait_for
+from tests.support.replicas import Replicas, consumers_joined, sqlite_rows, wait_drained
 
 PAGES = 6  # 60 quotes; the generated authors each appear at least once
 

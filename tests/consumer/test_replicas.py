@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from streamlib import StreamSettings
-from tests.consumer.replicas import Replicas, consumers_joined, fill, sqlite_rows, wait_drained
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
+from tests.support.replicas import Replicas, consumers_joined, fill, sqlite_rows, wait_drained
 
 TOTAL = 20_000
 REPLICAS = 4

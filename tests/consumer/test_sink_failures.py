@@ -41,10 +41,10 @@ from streamlib import (
     fingerprint,
     parse_dead_letter,
 )
-from tests.consumer.replicas import sqlite_rows
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 from tests.support.mounts import fill_up
 from tests.support.postgres import LocalPostgres
+from tests.support.replicas import sqlite_rows
 
 
 def q(key: str, text: str = "t") -> Quote:

@@ -14,7 +14,7 @@ import redis
 
 from producer.sample_site import SiteServer, generate_site
 from streamlib.partitions import partition_stream
-from tests.helpers import wait_for
+from tests.support.helpers import wait_for
 
 from .conftest import CRAWL_TIMEOUT, Crawl, backpressure_crawl, catch_up, read_stream
 

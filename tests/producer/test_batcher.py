@@ -11,7 +11,7 @@ import redis
 from producer.batcher import Batcher, DeliveryFailed
 from streamlib import StreamProducer, client_from_url, decode
 from streamlib.testing import LocalRedis
-from tests.helpers import quote
+from tests.support.helpers import quote
 
 
 def numbers(client: redis.Redis, stream: str) -> list[int]:

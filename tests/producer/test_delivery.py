@@ -16,7 +16,7 @@ from producer.outcome import EXIT_UNDELIVERED
 from producer.sample_site import SiteServer, generate_site
 from streamlib import client_from_url
 from streamlib.testing import LocalRedis
-from tests.helpers import wait_for
+from tests.support.helpers import wait_for
 
 from .conftest import CRAWL_TIMEOUT, ROOT, Site, crawl_env, read_stream, run_crawl, scrapy_command
 

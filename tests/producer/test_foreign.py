@@ -18,7 +18,7 @@ import redis
 
 from producer.sample_site import SiteServer
 from streamlib import fingerprint
-from tests import entrypoints
+from tests.support import entrypoints
 
 from .conftest import Site, read_stream
 

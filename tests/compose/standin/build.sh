@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Stand-in base images for the compose test, built on this machine (no image
 # registry is reachable here): a minimal Debian bookworm from mmdebstrap,
-# imported into the engine at DOCKER_HOST, then python, redis and postgres
-# images on top of it (this folder's Dockerfiles).
+# imported into the engine at DOCKER_HOST, then python, redis, postgres and
+# prometheus images on top of it (this folder's Dockerfiles).
 #
 # Each image carries a hash of its recipe as a label and is rebuilt only when
-# it is missing or its recipe changed. Progress goes to stderr; the last three
+# it is missing or its recipe changed. Progress goes to stderr; the last four
 # lines on stdout name the images for the compose file:
-#   PYTHON_IMAGE=...  REDIS_IMAGE=...  POSTGRES_IMAGE=...
+#   PYTHON_IMAGE=...  REDIS_IMAGE=...  POSTGRES_IMAGE=...  PROMETHEUS_IMAGE=...
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=quotestream-standin
@@ -58,7 +58,9 @@ build() {  # build NAME CONTEXT
 build python "$work/python"
 build redis "$here/redis"
 build postgres "$here/postgres"
+build prometheus "$here/prometheus"
 
 echo "PYTHON_IMAGE=$prefix/python:local"
 echo "REDIS_IMAGE=$prefix/redis:local"
 echo "POSTGRES_IMAGE=$prefix/postgres:local"
+echo "PROMETHEUS_IMAGE=$prefix/prometheus:local"

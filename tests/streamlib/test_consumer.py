@@ -1,0 +1,295 @@
+"""GroupConsumer against a real Redis: ack, retry, reclaim, dead letters, recovery."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import redis
+
+from streamlib import (
+    BatchResult,
+    GroupConsumer,
+    Message,
+    StreamProducer,
+    StreamSettings,
+    parse_dead_letter,
+)
+from streamlib.testing import LocalRedis
+from tests.support.helpers import quote, wait_for
+
+
+def fill(client: redis.Redis, settings: StreamSettings, n: int, start: int = 0) -> list[str]:
+    envelopes = [quote(i) for i in range(start, start + n)]
+    StreamProducer(client, settings.stream).send_many(envelopes)
+    return [e.key for e in envelopes]
+
+
+def pending(client: redis.Redis, settings: StreamSettings) -> int:
+    return int(client.xpending(settings.stream, settings.group)["pending"])
+
+
+def drain(consumer: GroupConsumer, done: Callable[[], bool], timeout: float = 30) -> None:
+    """Run bursts until ``done()`` (reclaims need min-idle to pass between bursts)."""
+    wait_for(lambda: consumer.run(burst=True) and done(), timeout=timeout, what="drain")
+
+
+def test_acks_only_after_the_handler_returned(client: redis.Redis, settings) -> None:  # type: ignore[no-untyped-def]
+    keys = fill(client, settings, 120)
+    pending_during: list[int] = []
+    seen: list[str] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        pending_during.append(pending(client, settings))
+        seen.extend(m.envelope.key for m in batch)
+
+    consumer = GroupConsumer(client, settings, handler)
+    consumer.run(burst=True)
+    assert seen == keys  # every entry, in stream order
+    # While each batch (50, 50, 20) was in the handler, it was still pending.
+    assert pending_during == [50, 50, 20]
+    assert pending(client, settings) == 0
+    assert consumer.stats.acked == 120
+
+
+def test_a_failing_handler_leaves_entries_pending_and_they_are_retried(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    keys = fill(client, settings, 10)
+    calls: list[list[Message]] = []
+
+    def flaky(batch: Sequence[Message]) -> None:
+        calls.append(list(batch))
+        if len(calls) == 1:
+            raise RuntimeError("sink down")
+
+    # No sweep may reclaim the failed batch within the first run (with the fixture's
+    # 200 ms min-idle, a run slowed down past it would retry it before the check).
+    consumer = GroupConsumer(client, settings.replace(min_idle_ms=3_600_000), flaky)
+    consumer.run(burst=True)
+    assert pending(client, settings) == 10  # nothing acked after the failure
+    assert consumer.stats.handler_errors == 1
+
+    drain(consumer, lambda: pending(client, settings) == 0)  # re-reads its own pending first
+    assert [m.envelope.key for m in calls[1]] == keys
+    assert {m.deliveries for m in calls[1]} == {2}  # delivered again
+
+
+def test_batch_result_acks_the_rest_retries_failed_and_dead_letters_rejected(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    fill(client, settings, 5)
+    first: list[Message] = []
+
+    def partial(batch: Sequence[Message]) -> BatchResult | None:
+        if first:
+            return None
+        first.extend(batch)
+        return BatchResult(failed={batch[0].id: "try later"}, rejected={batch[1].id: "bad quote"})
+
+    # As above: no reclaim of the failed entry within the first run, however slow.
+    consumer = GroupConsumer(client, settings.replace(min_idle_ms=3_600_000), partial)
+    consumer.run(burst=True)
+    rows = client.xpending_range(settings.stream, settings.group, "-", "+", 10)
+    assert [r["message_id"].decode() for r in rows] == [first[0].id]
+    dead = client.xrange(settings.dead_letters)
+    assert len(dead) == 1
+    letter = parse_dead_letter(*dead[0])
+    assert (letter.orig_id, letter.reason) == (first[1].id, "bad quote")
+
+    drain(consumer, lambda: pending(client, settings) == 0)
+    assert consumer.stats.acked == 3 + 1  # the rejected one was acked with its dead letter
+
+
+def test_max_deliveries_moves_the_entry_to_dead_letters_with_provenance(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    keys = fill(client, settings, 1)
+    attempts: list[int] = []
+
+    def always_fails(batch: Sequence[Message]) -> None:
+        attempts.extend(m.deliveries for m in batch)
+        raise RuntimeError("poison")
+
+    consumer = GroupConsumer(client, settings, always_fails)
+    drain(consumer, lambda: client.xlen(settings.dead_letters) == 1)
+    assert attempts == [1, 2, 3]  # max_deliveries=3: the 4th delivery is not handled
+    assert pending(client, settings) == 0
+
+    entry_id, fields = client.xrange(settings.dead_letters)[0]
+    letter = parse_dead_letter(entry_id, fields)
+    original = client.xrange(settings.stream)[0]
+    assert letter.orig_id == original[0].decode()
+    assert letter.orig_stream == settings.stream
+    assert (letter.group, letter.consumer) == (settings.group, settings.consumer)
+    assert letter.deliveries == 4
+    assert letter.reason == "delivered 4 times (max_deliveries=3)"
+    assert letter.fields == original[1]
+    assert letter.fields[b"key"].decode() == keys[0]
+    assert consumer.stats.dead_lettered == 1
+
+
+def test_undecodable_entries_are_dead_lettered_and_the_rest_is_handled(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    keys = fill(client, settings, 3)
+    client.xadd(settings.stream, {"junk": "1"})
+    client.xadd(settings.stream, {"v": "1", "type": "quote", "key": "k", "ts": "1", "data": "[]"})
+    keys += fill(client, settings, 3, start=3)
+    seen: list[str] = []
+    consumer = GroupConsumer(client, settings, lambda b: seen.extend(m.envelope.key for m in b))
+    consumer.run(burst=True)
+    assert seen == keys
+    reasons = [parse_dead_letter(*e).reason for e in client.xrange(settings.dead_letters)]
+    assert reasons == ["missing field 'v'", "field 'data' is a JSON list, not an object"]
+    assert pending(client, settings) == 0
+
+
+def test_pending_ids_of_deleted_entries_are_acknowledged(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    fill(client, settings, 6)
+    client.xgroup_create(settings.stream, settings.group, id="0")
+    reply = client.xreadgroup(settings.group, "gone", {settings.stream: ">"}, count=6)
+    ids = [entry_id for entry_id, _ in reply[0][1]]
+    client.xdel(settings.stream, *ids[:4])  # trimmed while pending with a dead consumer
+
+    seen: list[str] = []
+    consumer = GroupConsumer(client, settings, lambda b: seen.extend(m.id for m in b))
+    drain(consumer, lambda: pending(client, settings) == 0)
+    assert seen == [i.decode() for i in ids[4:]]
+    assert consumer.stats.deleted_acked == 4
+
+
+def test_own_pending_entries_are_read_again_first_on_start(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    keys = fill(client, settings, 8)
+    client.xgroup_create(settings.stream, settings.group, id="0")
+    client.xreadgroup(settings.group, settings.consumer, {settings.stream: ">"}, count=5)
+    slow = settings.replace(min_idle_ms=3_600_000)  # no reclaim can explain what follows
+    seen: list[Message] = []
+    GroupConsumer(client, slow, seen.extend).run(burst=True)
+    assert [m.envelope.key for m in seen] == keys
+    assert [m.deliveries for m in seen] == [2] * 5 + [1] * 3
+    assert pending(client, settings) == 0
+
+
+def test_group_is_recreated_after_flushall(
+    client: redis.Redis, settings: StreamSettings, in_thread
+) -> None:  # type: ignore[no-untyped-def]
+    seen: set[str] = set()
+    consumer = GroupConsumer(client, settings, lambda b: seen.update(m.envelope.key for m in b))
+    in_thread(consumer)
+    first = fill(client, settings, 10)
+    wait_for(lambda: seen >= set(first), what="first entries")
+    client.flushall()
+    second = fill(client, settings, 10, start=10)
+    wait_for(lambda: seen >= set(second), what="entries after FLUSHALL")
+    assert consumer.stats.groups_recreated >= 1
+    wait_for(lambda: pending(client, settings) == 0, what="acks after recreation")
+
+
+def test_survives_a_redis_restart_without_persistence(
+    redis_factory: Callable[..., LocalRedis], settings: StreamSettings, in_thread
+) -> None:  # type: ignore[no-untyped-def]
+    server = redis_factory()
+    settings = settings.replace(redis_url=server.url)
+    from streamlib import connect
+
+    client = connect(server.url)
+    seen: set[str] = set()
+    consumer = GroupConsumer(client, settings, lambda b: seen.update(m.envelope.key for m in b))
+    in_thread(consumer)
+    first = fill(client, settings, 10)
+    wait_for(lambda: seen >= set(first), what="entries before the restart")
+
+    server.restart()  # SIGKILL, then a new empty server on the same port
+    wait_for(lambda: consumer.stats.redis_errors >= 1, what="the consumer to notice")
+    second = fill(client, settings, 10, start=10)
+    wait_for(lambda: seen >= set(second), timeout=60, what="entries after the restart")
+    wait_for(lambda: pending(client, settings) == 0, what="acks after the restart")
+    assert consumer.stats.groups_recreated + consumer.stats.redis_errors >= 1
+
+
+def test_stop_finishes_and_acks_the_batch_in_hand(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    fill(client, settings, 120)
+    in_handler = threading.Event()
+    release = threading.Event()
+    batches: list[int] = []
+
+    def slow(batch: Sequence[Message]) -> None:
+        batches.append(len(batch))
+        in_handler.set()
+        assert release.wait(30)
+
+    consumer = GroupConsumer(client, settings, slow)
+    runner = threading.Thread(target=consumer.run)
+    runner.start()
+    assert in_handler.wait(30)
+    consumer.stop()
+    release.set()
+    runner.join(30)
+    assert not runner.is_alive()
+    assert batches == [50]  # stopped reading after the batch in hand...
+    assert pending(client, settings) == 0  # ...which was acknowledged
+    assert consumer.stats.acked == 50
+
+
+def test_a_clean_end_leaves_the_group_unless_entries_are_still_pending(
+    client: redis.Redis, settings: StreamSettings, in_thread
+) -> None:  # type: ignore[no-untyped-def]
+    fill(client, settings, 10)
+    slow = settings.replace(min_idle_ms=3_600_000)  # nobody reclaims what "keeper" holds
+
+    def names() -> set[str]:
+        return {c["name"].decode() for c in client.xinfo_consumers(settings.stream, settings.group)}
+
+    def keep_and_stop(batch: Sequence[Message]) -> BatchResult:
+        keeper.stop()
+        return BatchResult(failed={m.id: "kept pending" for m in batch})
+
+    keeper = GroupConsumer(client, slow.replace(consumer="keeper", batch_size=4), keep_and_stop)
+    keeper.run()  # stops cleanly after its first batch, which stays pending with it
+    drainer = GroupConsumer(client, slow.replace(consumer="drainer"), lambda batch: None)
+    drainer.run(burst=True)  # drained the other 6, holds nothing
+    assert names() == {"keeper"}
+    assert drainer.stats.acked == 6
+
+    idle = GroupConsumer(client, slow.replace(consumer="idle"), lambda batch: None)
+    thread = in_thread(idle)
+    wait_for(lambda: "idle" in names(), what="the idle consumer to join")
+    idle.stop()
+    thread.join(30)
+    assert names() == {"keeper"}  # a stopped replica with nothing pending left too
+    held = client.xpending_range(settings.stream, settings.group, "-", "+", 10, "keeper")
+    assert len(held) == 4  # the keeper's entries are still there to reclaim
+
+
+def test_waits_out_a_failover_instead_of_crashing(
+    redis_factory: Callable[..., LocalRedis], settings: StreamSettings, in_thread
+) -> None:  # type: ignore[no-untyped-def]
+    primary, other = redis_factory(), redis_factory()
+    settings = settings.replace(redis_url=primary.url)
+    from streamlib import connect
+
+    client = connect(primary.url)
+    seen: set[str] = set()
+    consumer = GroupConsumer(client, settings, lambda b: seen.update(m.envelope.key for m in b))
+    runner = in_thread(consumer)
+    first = fill(client, settings, 5)
+    wait_for(lambda: seen >= set(first), what="entries before the failover")
+
+    # Demoted to a replica: a blocked read is UNBLOCKED ("instance state
+    # changed"), the next ones are refused with READONLY. Both are weather.
+    client.execute_command("REPLICAOF", "127.0.0.1", str(other.port))
+    wait_for(lambda: consumer.stats.redis_errors >= 2, what="READONLY to be waited out")
+    assert runner.is_alive()
+    assert consumer.stats.groups_recreated == 0
+
+    client.execute_command("REPLICAOF", "NO", "ONE")  # promoted again (its data is the other's)
+    second = fill(client, settings, 5, start=5)
+    wait_for(lambda: seen >= set(second), timeout=60, what="entries after the promotion")
+    assert runner.is_alive()
