@@ -9,7 +9,7 @@ import redis
 
 from streamlib import ConfigError, PartitionedProducer, StreamProducer, StreamSettings
 from streamlib.flow import LagGate
-from tests.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for
 
 
 def read(client: redis.Redis, settings: StreamSettings, count: int) -> int:
