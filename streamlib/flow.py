@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_LAG = 4 * DEFAULT_BATCH_SIZE
 #: First and longest pause between two lag readings while held back, seconds.
 POLL_MIN_S = 0.0005
-POLL_MAX_S = 0.05
+POLL_MAX_S = 0.005
 #: A wait longer than this is logged (a group that stopped reading).
 WARN_AFTER_S = 10.0
 

@@ -5,7 +5,7 @@ One connection per replica; each batch is upserted in one transaction and
 a key folded first, as upserting them one by one would leave the row) are
 COPYed into a temporary staging table of the connection, emptied at each
 commit, then upserted from it by one ``INSERT ... SELECT ... ON CONFLICT``
-per table: a quarter of the client's work of a row-by-row upsert. The URL's
+per table, instead of one statement per row. The URL's
 password never reaches a log line.
 
 Errors are told apart for the consumer: a record the database refuses
