@@ -24,7 +24,14 @@ import click
 import redis
 
 from producer.variants import VARIANTS, variant_url
-from streamlib import ConfigError, RedisUnavailable, StreamSettings, client_from_url, mask_url
+from streamlib import (
+    ConfigError,
+    ConnectionOptions,
+    RedisUnavailable,
+    StreamSettings,
+    client_from_url,
+    mask_url,
+)
 from streamlib.testing import LocalRedis
 
 from .pipeline import Pipeline, Status
@@ -107,7 +114,7 @@ def _redis(url: str, data: Path) -> Iterator[StreamSettings]:
     log.info("no Redis at %s: starting an embedded one", mask_url(url))
     with LocalRedis(data_dir=data / "redis", persistent=True) as server:
         log.info("embedded %s on %s (AOF in %s)", Path(server.binary).name, server.url, data)
-        yield StreamSettings(redis_url=server.url)
+        yield settings.replace(redis_url=server.url, connection=ConnectionOptions())
     log.info("embedded Redis stopped")
 
 
@@ -160,11 +167,12 @@ def _summary(pipeline: Pipeline, status: Status) -> str:
     s = pipeline.settings
     rate = status.produced / status.elapsed if status.elapsed else 0.0
     verdict = "every record stored once" if status.complete else "INCOMPLETE: " + status.problem
+    parts = f" ({s.partitions} partitions)" if s.partitions > 1 else ""
     lines = [
         "",
         f"quotestream demo: {verdict}",
         f"  crawled           {pipeline.start_url}",
-        f"  stream            {s.stream} on {mask_url(s.redis_url)}",
+        f"  stream            {s.stream}{parts} on {mask_url(s.redis_url)}",
         f"  entries produced  {status.produced} ({status.distinct_keys} distinct keys)",
         f"  stored            {status.quotes} quotes, {status.authors} authors"
         f" -> {pipeline.sink_path}",
