@@ -17,6 +17,7 @@ from typing import cast
 import redis
 
 from streamlib import ConnectionOptions, StreamSettings, groupinfo
+from streamlib.partitions import all_partition_settings
 from streamlib.settings import setting_fields
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,8 @@ class Pipeline:
         self.consumers: list[subprocess.Popen[bytes]] = []
         self._keys: dict[str, set[str]] = {"quote": set(), "author": set()}
         self._produced = 0
-        self._cursor = "0-0"
+        #: Every partition's stream (one for a plain stream) and the last id counted in it.
+        self._cursors = {p.stream: "0-0" for p in all_partition_settings(settings)}
 
     # -- processes ------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class Pipeline:
             for row in setting_fields(ConnectionOptions):
                 env.pop(row.env, None)
         env.update(REDIS_URL=s.redis_url, STREAM=s.stream, GROUP=s.group)
+        env.update(PARTITIONS=str(s.partitions))
         env.setdefault("SCRAPY_SETTINGS_MODULE", "producer.settings")
         env.update(extra)
         return env
@@ -143,8 +146,8 @@ class Pipeline:
     def run(self, timeout: float, on_progress: Callable[[Status], None]) -> Status:
         """Run until everything is stored and acknowledged, or a problem, or ``timeout``."""
         client = self.settings.connect()
-        self._cursor = _last_id(client, self.settings.stream)
-        dead_before = _length(client, self.settings.dead_letters)
+        self._cursors = {stream: _last_id(client, stream) for stream in self._cursors}
+        dead_before = self._dead_letters(client)
         started = time.monotonic()
         self._start()
         assert self.producer is not None
@@ -181,21 +184,30 @@ class Pipeline:
 
     def _status(self, client: redis.Redis, dead_before: int) -> Status:
         s = self.settings
-        for entry_id, fields in _entries(client.xrange(s.stream, min=f"({self._cursor}")):
-            self._cursor = entry_id.decode()
-            self._produced += 1
-            kind = fields.get(b"type", b"").decode(errors="replace")
-            self._keys.setdefault(kind, set()).add(fields.get(b"key", b"").decode(errors="replace"))
-        info = groupinfo.group(client, s.stream, s.group)
+        for stream, cursor in self._cursors.items():
+            for entry_id, fields in _entries(client.xrange(stream, min=f"({cursor}")):
+                self._cursors[stream] = entry_id.decode()
+                self._produced += 1
+                kind = fields.get(b"type", b"").decode(errors="replace")
+                key = fields.get(b"key", b"").decode(errors="replace")
+                self._keys.setdefault(kind, set()).add(key)
+        parts = [groupinfo.group(client, stream, s.group) for stream in self._cursors]
+        known = [info for info in parts if info is not None]
+        # Until the group exists on every partition, pending and lag are unknown.
+        info = groupinfo.combined(known) if len(known) == len(parts) else None
         status = Status(
             produced=self._produced,
             distinct_keys=sum(len(keys) for keys in self._keys.values()),
             pending=info.pending if info else None,
             lag=info.lag if info else None,
-            dead_letters=_length(client, s.dead_letters) - dead_before,
+            dead_letters=self._dead_letters(client) - dead_before,
         )
         status.quotes, status.authors, status.duplicates = self._stored()
         return status
+
+    def _dead_letters(self, client: redis.Redis) -> int:
+        """Dead letters in every partition's dead-letter stream."""
+        return sum(_length(client, p.dead_letters) for p in all_partition_settings(self.settings))
 
     def _stored(self) -> tuple[int, int, int]:
         """Rows of this run's keys in the sink, and keys stored more than once."""

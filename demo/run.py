@@ -24,7 +24,15 @@ import click
 import redis
 
 from producer.variants import VARIANTS, variant_url
-from streamlib import ConfigError, RedisUnavailable, StreamSettings, client_from_url, mask_url
+from streamlib import (
+    ConfigError,
+    ConnectionOptions,
+    RedisUnavailable,
+    StreamSettings,
+    client_from_url,
+    mask_url,
+)
+from streamlib.cli.base import settings_options
 from streamlib.testing import LocalRedis
 
 from .pipeline import Pipeline, Status
@@ -46,10 +54,7 @@ SAMPLE_PAGES = 10  # like the real site: 100 quotes
     help="Which face of the site to crawl (docs/producer.md); ignored with --start-url.",
 )
 @click.option("--consumers", default=4, show_default=True, type=click.IntRange(1, 32))
-@click.option(
-    "--redis-url", envvar="REDIS_URL", default="redis://localhost:6379/0", show_default=True,
-    help="Used if it answers; else an embedded server is started.",
-)  # fmt: skip
+@settings_options(StreamSettings, "redis_url", "partitions")
 @click.option(
     "--data-dir", default="data", show_default=True, type=click.Path(file_okay=False),
     help="The SQLite sink, the logs and an embedded Redis's files.",
@@ -60,17 +65,22 @@ def main(
     start_url: str | None,
     variant: str,
     consumers: int,
-    redis_url: str,
+    redis_url: str | None,
+    partitions: int | None,
     data_dir: str,
     timeout: float,
 ) -> None:
-    """Crawl quotes into a Redis stream and store them with N consumer replicas."""
+    """Crawl quotes into a Redis stream and store them with N consumer replicas.
+
+    The Redis at --redis-url is used if it answers; else an embedded server is started.
+    """
     logging.basicConfig(level=logging.INFO, format="demo: %(message)s", stream=sys.stderr)
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         try:
-            settings = stack.enter_context(_redis(redis_url, data))
+            given = StreamSettings.from_env(redis_url=redis_url, partitions=partitions)
+            settings = stack.enter_context(_redis(given, data))
         except (ConfigError, RedisUnavailable) as exc:
             log.error("%s", exc)
             sys.exit(1)
@@ -92,14 +102,14 @@ def main(
 
 
 @contextlib.contextmanager
-def _redis(url: str, data: Path) -> Iterator[StreamSettings]:
-    """Settings for the Redis at ``url`` if it answers, else for a private persistent one.
+def _redis(settings: StreamSettings, data: Path) -> Iterator[StreamSettings]:
+    """``settings`` if their Redis answers, else the same for a private persistent one.
 
-    The Redis at ``url`` is used with the credentials of the environment
+    The given Redis is used with the credentials of the environment
     (``REDIS_PASSWORD`` & co.); the embedded one has none. Refused credentials
     or a failed TLS handshake are errors, not a reason to start another server.
     """
-    settings = StreamSettings.from_env(redis_url=url)
+    url = settings.redis_url
     if _answers(settings):
         log.info("using the Redis at %s", mask_url(url))
         yield settings
@@ -107,7 +117,7 @@ def _redis(url: str, data: Path) -> Iterator[StreamSettings]:
     log.info("no Redis at %s: starting an embedded one", mask_url(url))
     with LocalRedis(data_dir=data / "redis", persistent=True) as server:
         log.info("embedded %s on %s (AOF in %s)", Path(server.binary).name, server.url, data)
-        yield StreamSettings(redis_url=server.url)
+        yield settings.replace(redis_url=server.url, connection=ConnectionOptions())
     log.info("embedded Redis stopped")
 
 
@@ -160,11 +170,12 @@ def _summary(pipeline: Pipeline, status: Status) -> str:
     s = pipeline.settings
     rate = status.produced / status.elapsed if status.elapsed else 0.0
     verdict = "every record stored once" if status.complete else "INCOMPLETE: " + status.problem
+    parts = f" ({s.partitions} partitions)" if s.partitions > 1 else ""
     lines = [
         "",
         f"quotestream demo: {verdict}",
         f"  crawled           {pipeline.start_url}",
-        f"  stream            {s.stream} on {mask_url(s.redis_url)}",
+        f"  stream            {s.stream}{parts} on {mask_url(s.redis_url)}",
         f"  entries produced  {status.produced} ({status.distinct_keys} distinct keys)",
         f"  stored            {status.quotes} quotes, {status.authors} authors"
         f" -> {pipeline.sink_path}",

@@ -17,6 +17,10 @@ Each role gets only the commands its code sends, and only on the stream's keys:
   XREVRANGE, XDEL (replay) and XTRIM (purge). It can't read as a group member
   (XREADGROUP), acknowledge, delete keys, or touch any other key.
 
+With ``partitions`` > 1 the rules name every partition's stream and its own
+dead-letter stream (``{quotes:0}`` .. ``{quotes:P-1}``, ``{quotes:i}:dead``),
+each key exactly: no pattern lets a role reach a key it has no business with.
+
 ``rules()`` returns the tokens for ``ACL SETUSER <user> on >PASSWORD <tokens>``;
 ``setuser_line()`` renders them for ``redis-cli``; ``acl_file()`` writes a whole
 file for ``redis-server --aclfile`` (passwords as SHA-256 hashes, the default
@@ -29,6 +33,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 
 from .errors import ConfigError
+from .partitions import partition_dead_letters, partition_stream
 
 _GLOB_SPECIALS = "*?[]\\"
 
@@ -90,23 +95,29 @@ def _key_pattern(name: str) -> str:
     return "~" + "".join("\\" + c if c in _GLOB_SPECIALS else c for c in name)
 
 
-def rules(role: str, stream: str, dead_letter_stream: str) -> list[str]:
-    """ACL tokens (after ``on >password``) for ``role`` on these streams."""
+def rules(role: str, stream: str, dead_letter_stream: str, partitions: int = 1) -> list[str]:
+    """ACL tokens (after ``on >password``) for ``role`` on the stream's ``partitions``."""
     if role not in _ROLE_COMMANDS:
         raise ConfigError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     tokens = ["resetkeys", "resetchannels", "-@all", *_BASE, *_ROLE_COMMANDS[role]]
-    tokens.append(_key_pattern(stream))
+    indexes = range(partitions)
+    tokens += [_key_pattern(partition_stream(stream, i, partitions)) for i in indexes]
     dead_commands = _DEAD_LETTER_COMMANDS[role]
     if dead_commands:
-        tokens.append(f"({_key_pattern(dead_letter_stream)} {' '.join(dead_commands)})")
+        keys = [
+            _key_pattern(partition_dead_letters(stream, i, partitions, dead_letter_stream))
+            for i in indexes
+        ]
+        tokens.append(f"({' '.join(keys)} {' '.join(dead_commands)})")
     return tokens
 
 
-def setuser_line(user: str, role: str, stream: str, dead_letter_stream: str) -> str:
+def setuser_line(
+    user: str, role: str, stream: str, dead_letter_stream: str, partitions: int = 1
+) -> str:
     """``ACL SETUSER`` as one line, with ``>PASSWORD`` as a placeholder to fill in."""
-    return " ".join(
-        ["ACL SETUSER", user, "reset", "on", ">PASSWORD", *rules(role, stream, dead_letter_stream)]
-    )
+    tokens = rules(role, stream, dead_letter_stream, partitions)
+    return " ".join(["ACL SETUSER", user, "reset", "on", ">PASSWORD", *tokens])
 
 
 #: The rule of a user that may only PING (a container healthcheck): no key, no other command.

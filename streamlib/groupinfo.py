@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 import redis
 
+from .replies import opt_int, text
 from .streamids import newest
 
 
@@ -39,12 +39,12 @@ def groups(client: redis.Redis, stream: str) -> list[GroupInfo]:
         raise
     return [
         GroupInfo(
-            name=_text(row["name"]),
+            name=text(row["name"]),
             consumers=int(row["consumers"]),
             pending=int(row["pending"]),
-            last_delivered_id=_text(row["last-delivered-id"]),
-            entries_read=_opt_int(row.get("entries-read")),
-            lag=_opt_int(row.get("lag")),
+            last_delivered_id=text(row["last-delivered-id"]),
+            entries_read=opt_int(row.get("entries-read")),
+            lag=opt_int(row.get("lag")),
         )
         for row in rows
     ]
@@ -77,11 +77,3 @@ def combined(parts: Sequence[GroupInfo]) -> GroupInfo:
 def _sum_known(values: Sequence[int | None]) -> int | None:
     known = [v for v in values if v is not None]
     return sum(known) if len(known) == len(values) else None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)

@@ -14,11 +14,17 @@ from streamlib.testing import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_demo(tmp_path: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_demo(
+    tmp_path: Path, redis_url: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "demo", "--offline", "--data-dir", str(tmp_path / "data"), *args],
         cwd=ROOT,
-        env={"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "REDIS_URL": redis_url},
+        env={
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            "REDIS_URL": redis_url,
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=300,
@@ -69,3 +75,15 @@ def test_demo_crawls_another_face_of_the_site(tmp_path: Path, redis_url: str) ->
     assert done.returncode == 0, done.stderr[-3000:]
     assert "/tableful/" in done.stdout.split("crawled", 1)[1].split("\n", 1)[0]
     assert "stored            100 quotes, 0 authors" in done.stdout  # no author links there
+
+
+def test_the_demo_runs_on_a_partitioned_stream(tmp_path: Path) -> None:
+    nobody_home = f"redis://127.0.0.1:{free_port()}/0"
+    done = run_demo(tmp_path, nobody_home, PARTITIONS="4")
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    assert "quotes (4 partitions) on" in done.stdout
+    assert "entries produced  105 (105 distinct keys)" in done.stdout
+    assert "stored            100 quotes, 5 authors" in done.stdout
+    assert "pending / lag     0 / 0" in done.stdout
+    db = sqlite3.connect(tmp_path / "data" / "quotes.db")
+    assert db.execute("SELECT count(*), count(DISTINCT key) FROM quotes").fetchone() == (100, 100)

@@ -10,6 +10,7 @@ points ``redis-server --aclfile`` at it (see docker-compose.yml).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import tempfile
@@ -18,11 +19,26 @@ from pathlib import Path
 
 import click
 
-from .. import acl, constants
-from .base import CommandError
+from .. import acl
+from ..errors import ConfigError
+from ..settings import StreamSettings, load, setting, setting_fields
+from .base import CommandError, settings_options
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RolePasswords:
+    """One password per role of ``streamlib.acl``, from the environment only."""
+
+    producer: str | None = setting(None, env="REDIS_PRODUCER_PASSWORD", help="The producer's.")
+    consumer: str | None = setting(None, env="REDIS_CONSUMER_PASSWORD", help="The consumers'.")
+    operator: str | None = setting(None, env="REDIS_OPERATOR_PASSWORD", help="streamctl's.")
+
+    def __repr__(self) -> str:
+        return "RolePasswords(***)"
+
 
 #: The environment variable holding each role's password.
-PASSWORD_ENV: dict[str, str] = {role: f"REDIS_{role.upper()}_PASSWORD" for role in acl.ROLES}
+PASSWORD_ENV: dict[str, str] = {row.name: row.env for row in setting_fields(RolePasswords)}
 
 #: The user that ``--healthcheck-password-file`` adds (PING only).
 HEALTHCHECK_USER = "healthcheck"
@@ -43,8 +59,7 @@ def acl_group() -> None:
 
 @acl_group.command("file")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--stream", envvar="STREAM", default=constants.DEFAULT_STREAM, show_default=True)
-@click.option("--dead-letter-stream", envvar="DEAD_LETTER_STREAM", help="[default: <stream>:dead]")
+@settings_options(StreamSettings, "stream", "dead_letter_stream", "partitions")
 @click.option(
     "--healthcheck-password-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -52,19 +67,30 @@ def acl_group() -> None:
     "this file; a new random one (mode 600) if the file does not exist yet.",
 )
 def acl_file(
-    path: Path, stream: str, dead_letter_stream: str | None, healthcheck_password_file: Path | None
+    path: Path,
+    stream: str | None,
+    dead_letter_stream: str | None,
+    partitions: int | None,
+    healthcheck_password_file: Path | None,
 ) -> None:
     """Write an ACL file for redis-server --aclfile to PATH.
 
     Passwords come from REDIS_PRODUCER_PASSWORD, REDIS_CONSUMER_PASSWORD and
     REDIS_OPERATOR_PASSWORD; the file holds only their SHA-256 hashes.
     """
-    missing = [name for name in PASSWORD_ENV.values() if not os.environ.get(name)]
+    try:
+        s = StreamSettings.from_env(
+            stream=stream, dead_letter_stream=dead_letter_stream, partitions=partitions
+        )
+        passwords = dataclasses.asdict(load(RolePasswords))
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    missing = [PASSWORD_ENV[role] for role in acl.ROLES if not passwords[role]]
     if missing:
         raise CommandError(f"set {', '.join(missing)} (one password per role)")
-    dead = dead_letter_stream or stream + constants.DEAD_LETTER_SUFFIX
     users: dict[str, tuple[str, Sequence[str]]] = {
-        role: (os.environ[env], acl.rules(role, stream, dead)) for role, env in PASSWORD_ENV.items()
+        role: (passwords[role], acl.rules(role, s.stream, s.dead_letters, s.partitions))
+        for role in acl.ROLES
     }
     if healthcheck_password_file is not None:
         # Kept across renders: a running server and its healthcheck keep agreeing.

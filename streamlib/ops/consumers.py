@@ -7,8 +7,9 @@ import logging
 
 import redis
 
+from ..replies import opt_int, text
 from ..settings import StreamSettings
-from .scope import Partition, opt_int, text, with_group
+from .scope import Partition, with_group
 
 log = logging.getLogger(__name__)
 

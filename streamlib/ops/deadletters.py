@@ -26,9 +26,10 @@ import redis
 from ..codec import RawEntry, field_map
 from ..deadletter import DeadLetter, parse_dead_letter
 from ..partitions import partition_stream
+from ..replies import text
 from ..settings import StreamSettings
 from ..streamids import StreamId
-from .scope import Partition, covered, text
+from .scope import Partition, covered
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 import redis
 
 from ..groupinfo import GroupInfo, groups
+from ..replies import opt_int, text
 from ..settings import StreamSettings
 from ..streamids import StreamId, newest, oldest
-from .scope import Partition, covered, existing, opt_int, server_time_ms, text
+from .scope import Partition, covered, existing, server_time_ms
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import redis
 
+from ..replies import text
 from ..settings import StreamSettings
 from ..streamids import StreamId, newest, oldest
-from .scope import Partition, covered, group_on, text
+from .scope import Partition, covered, group_on
 
 #: Entries per XPENDING page when scanning.
 PAGE = 1_000

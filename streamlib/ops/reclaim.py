@@ -7,9 +7,10 @@ import logging
 
 import redis
 
+from ..replies import text
 from ..settings import StreamSettings
 from .pending import iter_pending
-from .scope import EntryRef, Partition, text, with_group
+from .scope import EntryRef, Partition, with_group
 
 log = logging.getLogger(__name__)
 

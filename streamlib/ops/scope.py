@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import redis
 
 from ..errors import ConfigError, GroupNotFound, StreamNotFound
 from ..groupinfo import GroupInfo, group
 from ..partitions import all_partition_settings, partition_settings
+from ..replies import text
 from ..settings import StreamSettings
 
 
@@ -118,13 +119,3 @@ def server_time_ms(client: redis.Redis) -> int:
     """Redis's clock in ms (ages are computed against it, not the local clock)."""
     seconds, micros = client.time()
     return int(seconds) * 1000 + int(micros) // 1000
-
-
-def text(value: Any) -> str:
-    """A reply value (bytes or not) as text."""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def opt_int(value: Any) -> int | None:
-    """``int(value)``, or ``None`` for a missing value."""
-    return None if value is None else int(value)

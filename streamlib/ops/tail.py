@@ -17,9 +17,10 @@ from typing import Any, cast
 import redis
 
 from ..codec import Fields, RawEntry, field_map
+from ..replies import text
 from ..settings import StreamSettings
 from ..streamids import StreamId
-from .scope import Partition, covered, existing, text
+from .scope import Partition, covered, existing
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,8 @@ from streamlib import (
     BatchResult,
     GroupConsumer,
     Message,
+    PartitionedConsumer,
+    PartitionedProducer,
     StreamProducer,
     StreamSettings,
     acl,
@@ -96,6 +98,37 @@ def test_consumer_runs_the_whole_loop_with_its_rule_only(server: LocalRedis) -> 
             call()
 
 
+def test_consumer_and_producer_work_over_partitions_with_their_rules_only(
+    server: LocalRedis,
+) -> None:
+    admin = connect(server.url)
+    rules = {role: acl.rules(role, "quotes", "quotes:dead", 3) for role in acl.ROLES}
+    assert "~{quotes:2}" in rules["consumer"] and "~quotes" not in rules["consumer"]
+    assert rules["consumer"][-1] == "(~{quotes:0}:dead ~{quotes:1}:dead ~{quotes:2}:dead +xadd)"
+    for role, tokens in rules.items():
+        admin.execute_command("ACL", "SETUSER", role, "reset", "on", f">{PASSWORD}", *tokens)
+    url = f"redis://{{role}}:{PASSWORD}@127.0.0.1:{server.port}/0"
+    producer = connect(url.format(role="producer"), timeout=5)
+    PartitionedProducer(producer, "quotes", 3).send_many([quote(n) for n in range(30)])
+    admin.xadd("{quotes:1}", {"poison": "1"})
+    settings = StreamSettings(redis_url=url.format(role="consumer"), partitions=3, consumer="c1")
+    consumer = connect(settings.redis_url, timeout=5)
+    stored: list[str] = []
+    replica = PartitionedConsumer(
+        settings, lambda batch: stored.extend(m.id for m in batch), client_factory=lambda: consumer
+    )
+    replica.run(burst=True)
+    assert len(stored) == 30
+    assert admin.xlen("{quotes:1}:dead") == 1  # the poison entry, dead-lettered in its slot
+    for call in (
+        lambda: consumer.xadd("{quotes:0}", {"a": "1"}),  # no writing to a partition
+        lambda: consumer.xrange("{quotes:0}:dead"),
+        lambda: consumer.xreadgroup("g", "c", {"quotes": ">"}),  # nor the unpartitioned name
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            call()
+
+
 def test_rules_escape_glob_characters_and_refuse_unknown_roles() -> None:
     assert "~weird\\*name" in acl.rules("producer", "weird*name", "weird*name:dead")
     assert acl.setuser_line("p", "producer", "quotes", "quotes:dead").startswith(
@@ -147,6 +180,11 @@ def test_acl_file_from_streamctl_loads_in_redis_with_the_default_user_off(
     producer.xadd("quotes", {"a": "1"})
     with pytest.raises(redis.exceptions.NoPermissionError):
         producer.xrange("quotes")  # the loaded rule is the role's, not more
+    partitioned = CliRunner().invoke(cli, ["acl", "file", str(users), "--partitions", "2"])
+    assert partitioned.exit_code == 0, partitioned.output
+    [line] = [x for x in users.read_text().splitlines() if x.startswith("user consumer ")]
+    assert line.endswith(" ".join(acl.rules("consumer", "quotes", "quotes:dead", 2)))
+    assert "{quotes:1}:dead" in line
     checker = redis.Redis.from_url(url, username="healthcheck", password=ping.read_text().strip())
     assert checker.ping()
     with pytest.raises(redis.exceptions.NoPermissionError):
