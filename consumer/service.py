@@ -36,6 +36,7 @@ from streamlib import (
     mask_url,
 )
 from streamlib.connection import ping_until
+from streamlib.gcpolicy import tune_gc
 from streamlib.partitions import all_partition_settings
 from streamlib.settings import setting
 
@@ -187,6 +188,7 @@ def _run(
         if not _wait_for_redis(client, settings.redis_url, shutdown):
             return None
         progress.start()
+        tune_gc()  # set up: what start-up made is frozen (see streamlib.gcpolicy)
         stats = consumer.run(burst=options.burst)
     finally:
         # run() has returned: every partition's batch in hand is acknowledged

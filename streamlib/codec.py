@@ -48,6 +48,7 @@ RawEntry = tuple[bytes, Fields | FlatFields]
 #: XADDs (``xadd_batch``) read and write by position.
 FIELD_NAMES = ("v", "type", "key", "ts", "data")
 _WIRE_NAMES = [name.encode() for name in FIELD_NAMES]
+_V, _TYPE, _KEY, _TS, _DATA = _WIRE_NAMES
 _WIRE_VERSION = ENVELOPE_VERSION.encode()
 
 
@@ -150,10 +151,15 @@ def decode_flat(flat: FlatFields) -> Envelope:
     hottest path. Anything else is paired up and goes through ``decode``,
     which says precisely what is wrong.
     """
-    if flat[0::2] == _WIRE_NAMES:
-        version, raw_type, raw_key, raw_ts, raw_data = flat[1::2]
+    if len(flat) == 10:  # unpacked and compared name by name: no slices per entry
+        n_v, version, n_type, raw_type, n_key, raw_key, n_ts, raw_ts, n_data, raw_data = flat
         if (
-            version == _WIRE_VERSION
+            n_v == _V
+            and n_type == _TYPE
+            and n_key == _KEY
+            and n_ts == _TS
+            and n_data == _DATA
+            and version == _WIRE_VERSION
             and raw_type
             and raw_key
             and raw_ts
@@ -162,7 +168,7 @@ def decode_flat(flat: FlatFields) -> Envelope:
             try:  # UnicodeDecodeError and orjson's JSONDecodeError are ValueErrors
                 type_ = raw_type.decode()
                 key = raw_key.decode()
-                ts = int(raw_ts.decode())
+                ts = int(raw_ts)  # ASCII digits from bytes; anything else: decode() says why
                 data = _loads(raw_data)
             except ValueError:
                 pass

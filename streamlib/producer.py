@@ -25,6 +25,7 @@ from .codec import Envelope, encode
 from .connection import is_permanent_failure
 from .constants import DEFAULT_BATCH_SIZE
 from .errors import ConfigError, ProducerUnavailable
+from .flow import DEFAULT_MAX_LAG, LagGate
 from .partitions import partition_of, partition_stream
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,13 @@ class StreamProducer:
     (at-least-once). After the deadline, ``ProducerUnavailable`` says how many
     envelopes were not delivered. Entries are never trimmed here: retention is
     ``streamctl trim --acked``, which keeps what a group still needs.
+
+    ``group``: flow control, on whenever the consumer group is named: before
+    each batch, the group's lag (entries it has not read yet) must leave room
+    for it under ``max_lag``, else the producer waits for the group to read
+    (``flow.LagGate``). A producer faster than its consumers so keeps a short
+    queue instead of an ever longer backlog. Unknown lag (no such group yet)
+    never holds it back.
     """
 
     def __init__(
@@ -60,6 +68,8 @@ class StreamProducer:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         retry_timeout: float = 0.0,
+        group: str | None = None,
+        max_lag: int = DEFAULT_MAX_LAG,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -69,6 +79,8 @@ class StreamProducer:
         self.stream = stream
         self.batch_size = batch_size
         self.retry_timeout = retry_timeout
+        #: Flow control on ``group``'s lag; ``None`` without a group.
+        self.gate = LagGate(client, stream, group, max_lag) if group else None
         #: Whether batches take the packed path (``xadd_batch``) rather than a pipeline.
         self.packed = xadd_batch.supports(client)
         #: Counters since creation: entries added, batches sent, batch retries.
@@ -85,6 +97,8 @@ class StreamProducer:
         ids: list[str] = []
         pending = list(envelopes)
         for start, batch in _chunks(pending, self.batch_size):
+            if self.gate is not None:
+                self.gate.admit(len(batch))
             try:
                 ids.extend(self._send_batch(batch))
             except RETRYABLE as exc:
@@ -146,7 +160,8 @@ class PartitionedProducer:
     pipelined batches, resent whole on a connection error until
     ``retry_timeout``, then ``ProducerUnavailable`` counting every envelope
     of the call that may not be in a stream. Ids come back in the order of
-    the envelopes given.
+    the envelopes given. ``group`` and ``max_lag``: flow control, per
+    partition (see ``StreamProducer``).
     """
 
     def __init__(
@@ -157,6 +172,8 @@ class PartitionedProducer:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         retry_timeout: float = 0.0,
+        group: str | None = None,
+        max_lag: int = DEFAULT_MAX_LAG,
     ) -> None:
         if partitions < 1:
             raise ConfigError(f"partitions must be >= 1, got {partitions}")
@@ -170,6 +187,8 @@ class PartitionedProducer:
                 partition_stream(stream, i, partitions),
                 batch_size=batch_size,
                 retry_timeout=retry_timeout,
+                group=group,
+                max_lag=max_lag,
             )
             for i in range(partitions)
         ]

@@ -4,8 +4,10 @@ End to end, one producer process and one consumer process run together on an
 empty stream. Latency is from the envelope's production time to the XACK of
 its batch: the envelope's ``ts`` (ms) and, for sub-millisecond digits,
 ``sent_ns`` in its data taken at the same instant. Full speed sends pipelined
-batches of 500 as fast as it can; paced sends one envelope at a time at
-2,000 msgs/s (an open-loop schedule, as a crawl trickles items in).
+batches of 500 as fast as flow control on the group's lag lets it (the
+producer's default ``max_lag``; a variant runs without it); paced sends one
+envelope at a time at 2,000 msgs/s (an open-loop schedule, as a crawl
+trickles items in).
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ CHUNK = 500
 
 
 def producer_worker(
-    url: str, stream: str, count: int, rate: float | None, *, gate: Gate
+    url: str, stream: str, count: int, rate: float | None, group: str | None, *, gate: Gate
 ) -> dict[str, Any]:
-    """Send ``count`` stamped envelopes: batches at full speed, or one by one at ``rate``."""
-    producer = StreamProducer(client_from_url(url), stream)
+    """Send ``count`` stamped envelopes: batches at full speed, or one by one at ``rate``.
+
+    ``group``: the producer's flow control on that group's lag (the default
+    ``max_lag``); ``None``: unthrottled.
+    """
+    producer = StreamProducer(client_from_url(url), stream, group=group)
     envelopes = workload.envelopes(count, stamp=True)  # stamped when drawn
     gate()
     sw = Stopwatch()
@@ -74,14 +80,14 @@ def consumer_worker(url: str, stream: str, group: str, count: int, *, gate: Gate
     return sw.report(consumer.stats.acked, latencies_ms=latencies, ts_latencies_ms=by_ts)
 
 
-def _e2e_once(ctx: Context, count: int, rate: float | None) -> Run:
+def _e2e_once(ctx: Context, count: int, rate: float | None, flow: bool = True) -> Run:
     stream, group = ctx.name("e2e"), ctx.name("group")
     workload.fresh_group(ctx.client, stream, group)
     try:
         reports, redis_cpu = run_together(
             [
                 (consumer_worker, (ctx.url, stream, group, count)),
-                (producer_worker, (ctx.url, stream, count, rate)),
+                (producer_worker, (ctx.url, stream, count, rate, group if flow else None)),
             ],
             timeout=600,
             redis_pids=ctx.redis_pids,
@@ -110,7 +116,7 @@ def producer_alone(ctx: Context) -> list[CaseResult]:
         stream = ctx.name("produced")
         try:
             reports, redis_cpu = run_together(
-                [(producer_worker, (ctx.url, stream, p.messages, None))],
+                [(producer_worker, (ctx.url, stream, p.messages, None, None))],
                 timeout=600,
                 redis_pids=ctx.redis_pids,
             )
@@ -135,18 +141,21 @@ def end_to_end(ctx: Context) -> list[CaseResult]:
     p = ctx.profile
     paced_count = int(p.paced_rate * p.paced_seconds)
     out = []
-    for label, count, rate, repeats in (
-        ("full speed", p.messages, None, p.repeats),
-        (f"paced {p.paced_rate:,} msgs/s", paced_count, p.paced_rate, p.slow_repeats),
+    for label, count, rate, repeats, flow in (
+        ("full speed", p.messages, None, p.repeats, True),
+        (f"paced {p.paced_rate:,} msgs/s", paced_count, p.paced_rate, p.slow_repeats, True),
+        ("full speed, no flow control", p.messages, None, p.slow_repeats, False),
     ):
-        runs = repeat(repeats, lambda c=count, r=rate: _e2e_once(ctx, c, r), f"e2e {label}")
+        runs = repeat(
+            repeats, lambda c=count, r=rate, f=flow: _e2e_once(ctx, c, r, f), f"e2e {label}"
+        )
         by_ts = [x for run in runs for x in run.extra.pop("ts_latencies_ms")]
         result = measure(
             runs,
             name=f"streamlib end to end, 1 producer + 1 consumer, {label}",
-            case="e2e",
+            case="e2e" if flow else "e2e-unthrottled",
             kind="e2e",
-            params={"paced": rate is not None, "rate": rate},
+            params={"paced": rate is not None, "rate": rate, "flow_control": flow},
         )
         ts_lat = stats.latency_summary(by_ts)
         if ts_lat is not None:

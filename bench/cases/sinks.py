@@ -4,7 +4,8 @@ One consumer process drains a pre-filled stream of distinct quote envelopes
 (``workload.quote_envelopes``: text, author, tags, author_url, page url) into
 SQLite (the default sink), PostgreSQL and JSON lines, through the consumer
 service's own handler and ``open_sink``: validation, one upsert transaction
-(or one fsynced append) per batch, then the batch's XACK. Each run writes to
+(or one fsynced append) per batch, then the batch's XACK, with the GC policy
+the service applies (``streamlib.gcpolicy``). Each run writes to
 a new database file, schema or file, so every run inserts the same rows into
 empty tables; afterwards the rows are counted (all there, nothing rejected).
 
@@ -29,6 +30,7 @@ from consumer.handler import QuoteHandler
 from consumer.sinks import open_sink
 from streamlib import GroupConsumer
 from streamlib.connection import client_from_url
+from streamlib.gcpolicy import tune_gc
 
 from .. import workload
 from ..procs import Gate, Stopwatch, run_together, window
@@ -53,6 +55,7 @@ def sink_worker(
     consumer = GroupConsumer(
         client_from_url(url), settings_for(url, stream, group, me), QuoteHandler(sink)
     )
+    tune_gc()  # as quotes-consumer does once set up
     gate()
     sw = Stopwatch()
     stats = consumer.run(burst=True)

@@ -11,7 +11,8 @@ after a table was first made are added to it on start (``COLUMNS_ADDED``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -85,18 +86,60 @@ def create_tables(text_type: str, time_type: str, json_type: str) -> list[str]:
 
 
 def upsert(table: str, columns: Sequence[str], placeholder: str) -> str:
-    """``INSERT ... ON CONFLICT (<key>) DO UPDATE`` (SQLite >= 3.24 and PostgreSQL)."""
+    """``INSERT ... VALUES ... ON CONFLICT (<key>) DO UPDATE``, one row (SQLite and PostgreSQL)."""
     values = ", ".join(placeholder for _ in columns)
+    return upsert_from(table, columns, f"VALUES ({values})")
+
+
+def upsert_from(table: str, columns: Sequence[str], source: str) -> str:
+    """``INSERT INTO table (columns) <source> ON CONFLICT (<key>) DO UPDATE``.
+
+    SQLite >= 3.24 and PostgreSQL.
+
+    ``source`` gives rows in ``columns`` order: ``VALUES (...)`` or a ``SELECT``.
+    """
     updates = ", ".join(
         f"{c} = COALESCE(excluded.{c}, {table}.{c})" if c in KEPT_IF_NULL else f"{c} = excluded.{c}"
         for c in columns
         if c not in KEPT
     )
-    conflict = "type, key" if "type" in columns else "key"
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        f"INSERT INTO {table} ({', '.join(columns)}) {source} "
+        f"ON CONFLICT ({', '.join(key_columns(columns))}) DO UPDATE SET {updates}"
     )
+
+
+def key_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """The primary key among a table's ``columns``: ``(type, key)`` or ``(key,)``."""
+    return ("type", "key") if "type" in columns else ("key",)
+
+
+def merge_repeats(
+    rows: Iterable[tuple[object, ...]], columns: Sequence[str]
+) -> list[tuple[object, ...]]:
+    """One row per key, as upserting ``rows`` one by one in order would leave it.
+
+    A set-based upsert can't touch one row twice, so repeats of a key within
+    a batch are folded first: the later row's content wins, ``KEPT`` columns
+    keep the first row's values, ``KEPT_IF_NULL`` ones the latest known value.
+    """
+    width = len(key_columns(columns))
+    kept = [i for i, c in enumerate(columns) if c in KEPT]
+    kept_if_null = [i for i, c in enumerate(columns) if c in KEPT_IF_NULL]
+    merged: dict[tuple[object, ...], tuple[object, ...]] = {}
+    for row in rows:
+        key = row[:width]
+        first = merged.get(key)
+        if first is not None:
+            new = list(row)
+            for i in kept:
+                new[i] = first[i]
+            for i in kept_if_null:
+                if new[i] is None:
+                    new[i] = first[i]
+            row = tuple(new)
+        merged[key] = row
+    return list(merged.values())
 
 
 def quote_row(q: Quote, stored_at: datetime | str) -> tuple[object, ...]:
@@ -136,6 +179,11 @@ def author_row(a: Author, stored_at: datetime | str) -> tuple[object, ...]:
         a.stream_id,
         stored_at,
     )
+
+
+def json_text(data: Mapping[str, Any]) -> str:
+    """A record's data as compact JSON text (for SQLite's JSON functions, PostgreSQL's jsonb)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def record_row(

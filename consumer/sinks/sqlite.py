@@ -26,14 +26,12 @@ each commit still fsyncs the WAL.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from streamlib import ConfigError, OutageError, RecordError
 from streamlib.backoff import Backoff
@@ -103,7 +101,7 @@ class SQLiteSink:
             if authors:
                 cur.executemany(self._authors, [sql.author_row(a, now) for a in authors])
             if items:
-                rows = [sql.record_row(i, now, _json_text) for i in items]
+                rows = [sql.record_row(i, now, sql.json_text) for i in items]
                 cur.executemany(self._records, rows)
 
         try:
@@ -166,11 +164,6 @@ def _create_tables(cur: sqlite3.Cursor) -> None:
         present = {row[1] for row in cur.execute(f"PRAGMA table_info({table})")}
         if column not in present:
             cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
-
-
-def _json_text(data: Mapping[str, Any]) -> str:
-    """A record's data as JSON text (SQLite's JSON functions read it)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _make_parent(path: str) -> None:

@@ -117,6 +117,7 @@ def test_python_m_consumer_burst_drains_and_masks_passwords(
     dead = [partition_dead_letters(settings.stream, i, partitions) for i in (0, partitions - 1)]
     assert f"dead_letters={' .. '.join(dict.fromkeys(dead))}" in proc.stderr
     assert "done: read=120 handled=120 acked=120" in proc.stderr
+    assert "start-up objects frozen, gen-0 threshold 10000" in proc.stderr  # the GC policy
     assert sqlite_rows(tmp_path / "q.db", "SELECT count(*) FROM quotes") == [(120,)]
     info = group_totals(client, settings.replace(group="g", partitions=partitions))
     assert info is not None and (info.entries_read, info.pending, info.lag) == (120, 0, 0)

@@ -89,6 +89,36 @@ def test_sql_sink_upserts_on_key_keeping_the_first_stream_id(
     assert query("SELECT key, name, stream_id FROM authors") == [("j", "Jane", "2-0")]
 
 
+def test_repeats_within_one_batch_leave_what_storing_them_one_by_one_would(
+    sql_sink: tuple[Sink, Callable],
+) -> None:
+    """PostgreSQL folds a batch's repeats before its set-based upsert; SQLite upserts row by row."""
+    sink, query = sql_sink
+    sink.store([], [a("old", "1-0", goodreads="http://g/old")])
+    sink.store(
+        [q("k1", "2-0", text="first"), q("k2", "2-1"), q("k1", "2-2", text="last")],
+        [
+            a("new", "3-0", name="A", goodreads="http://g/a"),
+            a("new", "3-1", name="B"),  # Goodreads unknown: the batch's earlier link stays
+            a("old", "3-2", name="C", goodreads="http://g/c"),
+            a("old", "3-3", name="D"),
+        ],
+        [Item("book", "b", {"v": 1}, "4-0"), Item("book", "b", {"v": 2}, "4-1")],
+    )
+    assert sorted(query("SELECT key, text, stream_id FROM quotes")) == [
+        ("k1", "last", "2-0"),
+        ("k2", "t", "2-1"),
+    ]
+    assert sorted(query("SELECT key, name, goodreads_url, stream_id FROM authors")) == [
+        ("new", "B", "http://g/a", "3-0"),
+        ("old", "D", "http://g/c", "1-0"),
+    ]
+    rows = query("SELECT data, stream_id FROM records")
+    assert [(d if isinstance(d, dict) else json.loads(d), s) for d, s in rows] == [
+        ({"v": 2}, "4-0")
+    ]
+
+
 def test_sql_sink_batch_is_one_transaction(sql_sink: tuple[Sink, Callable]) -> None:
     sink, query = sql_sink
     bad = Quote("k2", None, "auth", (), None, None, "2-0")  # type: ignore[arg-type] # NOT NULL
