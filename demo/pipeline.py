@@ -191,10 +191,8 @@ class Pipeline:
                 kind = fields.get(b"type", b"").decode(errors="replace")
                 key = fields.get(b"key", b"").decode(errors="replace")
                 self._keys.setdefault(kind, set()).add(key)
-        parts = [groupinfo.group(client, stream, s.group) for stream in self._cursors]
-        known = [info for info in parts if info is not None]
         # Until the group exists on every partition, pending and lag are unknown.
-        info = groupinfo.combined(known) if len(known) == len(parts) else None
+        info = groupinfo.across_partitions(client, s.stream, s.group, s.partitions)
         status = Status(
             produced=self._produced,
             distinct_keys=sum(len(keys) for keys in self._keys.values()),

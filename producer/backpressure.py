@@ -20,19 +20,14 @@ import redis
 
 from producer.periodic import Periodic
 from streamlib import groupinfo
-from streamlib.partitions import partition_stream
 
 log = logging.getLogger(__name__)
 
 
 def group_lag(client: redis.Redis, stream: str, group: str, partitions: int) -> int | None:
     """The group's lag summed over the ``partitions`` of ``stream``; ``None`` if any can't tell."""
-    parts = [
-        groupinfo.group(client, partition_stream(stream, index, partitions), group)
-        for index in range(partitions)
-    ]
-    known = [p for p in parts if p is not None]
-    return groupinfo.combined(known).lag if len(known) == len(parts) else None
+    info = groupinfo.across_partitions(client, stream, group, partitions)
+    return None if info is None else info.lag
 
 
 class Backpressure:

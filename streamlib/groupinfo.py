@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import redis
 
+from .partitions import partition_stream
 from .replies import opt_int, text
 from .streamids import newest
 
@@ -72,6 +73,21 @@ def combined(parts: Sequence[GroupInfo]) -> GroupInfo:
         entries_read=_sum_known([p.entries_read for p in parts]),
         lag=_sum_known([p.lag for p in parts]),
     )
+
+
+def across_partitions(
+    client: redis.Redis, stream: str, name: str, partitions: int
+) -> GroupInfo | None:
+    """Group ``name`` on every partition of ``stream``, ``combined``.
+
+    ``None`` until the group exists on each partition: a partition without it
+    has entries nobody has read, so a total would understate the lag.
+    """
+    parts = [
+        group(client, partition_stream(stream, i, partitions), name) for i in range(partitions)
+    ]
+    known = [p for p in parts if p is not None]
+    return combined(known) if known and len(known) == len(parts) else None
 
 
 def _sum_known(values: Sequence[int | None]) -> int | None:

@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from streamlib import GroupInfo
-from streamlib.groupinfo import combined, group, groups
+from streamlib.groupinfo import across_partitions, combined, group, groups
 
 
 def test_groups_of_a_missing_stream_and_a_real_one(client: redis.Redis) -> None:
@@ -35,3 +35,20 @@ def test_combined_sums_a_group_over_partitions() -> None:
     assert (unknown.entries_read, unknown.lag) == (None, None)  # never a partial sum
     with pytest.raises(ValueError):
         combined([])
+
+
+def test_across_partitions_is_known_only_once_every_partition_has_the_group(
+    client: redis.Redis,
+) -> None:
+    for i in range(3):
+        client.xadd(f"{{t:{i}}}", {"a": "1"})
+    for i in range(2):
+        client.xgroup_create(f"{{t:{i}}}", "g", id="0")
+    assert across_partitions(client, "t", "g", 3) is None  # {t:2}'s entry is nobody's yet
+    client.xgroup_create("{t:2}", "g", id="0")
+    total = across_partitions(client, "t", "g", 3)
+    assert total is not None and (total.lag, total.pending) == (3, 0)
+    client.xadd("t", {"a": "1"})
+    client.xgroup_create("t", "g", id="0")
+    plain = across_partitions(client, "t", "g", 1)  # one partition: the plain stream
+    assert plain is not None and plain.lag == 1
