@@ -14,7 +14,6 @@ that fragment stays one unparsable line of its own and never spoils a record.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import operator
 import os
@@ -30,8 +29,10 @@ from ..records import AUTHOR, QUOTE, Author, Item, Quote
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def _data_fields(cls: type) -> tuple[tuple[str, ...], operator.attrgetter[tuple[object, ...]]]:
-    names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("key", "stream_id"))
+def _data_fields(
+    cls: type[Quote | Author],
+) -> tuple[tuple[str, ...], operator.attrgetter[tuple[object, ...]]]:
+    names = tuple(f for f in cls._fields if f not in ("key", "stream_id"))
     return names, operator.attrgetter(*names)
 
 
