@@ -1,12 +1,11 @@
 """PostgreSQL sink (psycopg 3, the ``postgres`` extra).
 
 One connection per replica; each batch is upserted in one transaction and
-``store`` returns after COMMIT. A batch is set-based: its rows (repeats of
-a key folded first, as upserting them one by one would leave the row) are
-COPYed into a temporary staging table of the connection, emptied at each
-commit, then upserted from it by one ``INSERT ... SELECT ... ON CONFLICT``
-per table, instead of one statement per row. The URL's
-password never reaches a log line.
+``store`` returns after COMMIT. A batch is set-based: one
+``INSERT ... SELECT ... ON CONFLICT`` per table, instead of one statement
+per row, takes the table's rows (repeats of a key folded first, as
+upserting them one by one would leave the row) as a ``jsonb`` array of rows,
+one parameter (``FromJson``). The URL's password never reaches a log line.
 
 Errors are told apart for the consumer: a record the database refuses
 (``IntegrityError``, SQLSTATE class 23; ``DataError``, class 22: a value too
@@ -23,21 +22,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from streamlib import ConfigError, OutageError, RecordError, mask_url
+from streamlib.jsonutil import dumps as json_dumps
 
 from ..records import Author, Item, Quote
 from . import sql
 
 try:
     import psycopg
+    from psycopg.types.json import Jsonb
 except ImportError:  # pragma: no cover - depends on the installed extras
     psycopg = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
+#: The most JSON one upsert statement takes; jsonb's limit for one value is 256 MiB.
+MAX_JSON_BYTES = 64 << 20
 #: Serialises concurrent ``CREATE TABLE IF NOT EXISTS`` of several replicas
 #: (without it two can collide on the catalog's unique index).
 SCHEMA_LOCK = 0x71756F74  # "quot"
@@ -54,11 +57,9 @@ class PostgresSink:
         self.url = url
         self.description = mask_url(url)
         self._connect_timeout = connect_timeout
-        self._quotes = Staged("quotes", sql.QUOTE_COLUMNS)
-        self._authors = Staged("authors", sql.AUTHOR_COLUMNS)
-        self._records = Staged("records", sql.RECORD_COLUMNS)
-        #: Staging tables made in this connection's session (see ``Staged``).
-        self._made: set[str] = set()
+        self._quotes = FromJson("quotes", sql.QUOTE_COLUMNS)
+        self._authors = FromJson("authors", sql.AUTHOR_COLUMNS)
+        self._records = FromJson("records", sql.RECORD_COLUMNS)
         self._conn = self._connect()
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
@@ -80,7 +81,6 @@ class PostgresSink:
             raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from None
         except psycopg.ProgrammingError as exc:  # a malformed URL
             raise ConfigError(f"invalid PostgreSQL URL {self.description}: {exc}") from None
-        self._made.clear()  # a new session: no staging table yet
         return conn
 
     def store(
@@ -93,7 +93,6 @@ class PostgresSink:
         try:
             self._upsert(quotes, authors, items)
         except psycopg.Error as exc:
-            self._made.clear()  # a staging table made by the failed transaction is gone
             if isinstance(exc, psycopg.IntegrityError | psycopg.DataError):
                 raise RecordError(_reason(exc)) from exc
             with contextlib.suppress(psycopg.Error):
@@ -106,66 +105,67 @@ class PostgresSink:
         now = datetime.now(UTC)
         with self._conn.transaction(), self._conn.cursor() as cur:
             if quotes:
-                rows = [sql.quote_row(q, now) for q in quotes]
-                self._quotes.upsert(cur, rows, now, self._made)
+                self._quotes.upsert(cur, sql.quote_rows(quotes), now)
             if authors:
-                rows = [sql.author_row(a, now) for a in authors]
-                self._authors.upsert(cur, rows, now, self._made)
+                self._authors.upsert(cur, sql.author_rows(authors), now)
             if items:
-                rows = [sql.record_row(i, now, sql.json_text) for i in items]
-                self._records.upsert(cur, rows, now, self._made)
+                self._records.upsert(cur, sql.record_rows(items), now)
 
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
 
 
-class Staged:
-    """One table's set-based upsert: COPY into ``pg_temp.<table>_staged``, then one upsert.
+class FromJson:
+    """One table's set-based upsert of a batch's rows, passed as ``jsonb`` arrays.
 
-    The staging table has the table's columns but ``stored_at`` (the batch's
-    one time, a parameter), all as ``TEXT`` but ``data`` (``JSONB``), and no
-    constraints: whatever the table refuses, its upsert refuses, so a record
-    error is raised by one statement of the batch's transaction as before.
-
-    A staging table is made when its session first needs it: PostgreSQL
-    empties every ``ON COMMIT DELETE ROWS`` table of the session at each
-    commit, a truncation each (about 0.5 ms), so a sink that only ever sees
-    quotes keeps only the quotes' one.
+    ``INSERT INTO table (...) SELECT r->>0, r->>1, ..., <stored_at> FROM
+    jsonb_array_elements(<rows>) AS r ON CONFLICT ...``: each row a JSON
+    array of the table's columns but ``stored_at`` (the batch's one time, a
+    parameter of its own), strings or null; ``data`` is the record's JSON
+    text (``sql.json_text``), cast to ``jsonb`` by the server. The client
+    encodes a table's rows in one call (orjson when installed), the server
+    parses them in one; the statement is prepared once per connection. Rows
+    whose JSON passes ``max_bytes`` go in several statements, each under it:
+    one ``jsonb`` value can't pass 256 MiB. Whatever the table refuses, the
+    statement refuses: a refused record fails one statement of the batch's
+    transaction.
     """
 
-    def __init__(self, table: str, columns: Sequence[str]) -> None:
+    def __init__(
+        self, table: str, columns: Sequence[str], *, max_bytes: int = MAX_JSON_BYTES
+    ) -> None:
         assert columns[-1] == "stored_at", columns
-        self.table = table
-        self.columns = columns
-        staged = columns[:-1]
-        name = f"pg_temp.{table}_staged"
-        types = ", ".join(f"{c} {'JSONB' if c == 'data' else 'TEXT'}" for c in staged)
-        self.create = (
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table}_staged ({types}) ON COMMIT DELETE ROWS"
+        #: The columns a row holds: all but ``stored_at``.
+        self.fields = tuple(columns[:-1])
+        self.max_bytes = max_bytes
+        values = ", ".join(
+            f"(r->>{i})::jsonb" if c == "data" else f"r->>{i}" for i, c in enumerate(self.fields)
         )
-        self.copy = f"COPY {name} ({', '.join(staged)}) FROM STDIN"
-        source = f"SELECT {', '.join(staged)}, %s::timestamptz FROM {name}"
+        source = f"SELECT {values}, %s::timestamptz FROM jsonb_array_elements(%s) AS r"
         self.statement = sql.upsert_from(table, columns, source)
 
     def upsert(
-        self,
-        cur: psycopg.Cursor[tuple[object, ...]],
-        rows: list[tuple[object, ...]],
-        now: datetime,
-        made: set[str],
+        self, cur: psycopg.Cursor[tuple[object, ...]], rows: list[tuple[object, ...]], now: datetime
     ) -> None:
-        """Upsert ``rows`` (``columns`` order, ``stored_at`` last) in ``cur``'s transaction.
+        """Upsert ``rows`` (``fields`` order) in ``cur``'s transaction, stored at ``now``."""
+        for array in self._arrays(sql.merge_repeats(rows, self.fields)):
+            cur.execute(self.statement, (now, Jsonb(array, dumps=_encoded)), prepare=True)
 
-        ``made``: the staging tables the session has; this one is added.
-        """
-        if self.table not in made:
-            cur.execute(self.create)
-            made.add(self.table)
-        with cur.copy(self.copy) as copy:
-            for row in sql.merge_repeats(rows, self.columns):
-                copy.write_row(row[:-1])
-        cur.execute(self.statement, (now,), prepare=True)
+    def _arrays(self, rows: list[tuple[object, ...]]) -> Iterator[bytes]:
+        """``rows`` as JSON arrays of at most ``max_bytes`` (unless one row alone is more)."""
+        array = json_dumps(rows)
+        if len(array) <= self.max_bytes or len(rows) == 1:
+            yield array
+            return
+        half = len(rows) // 2
+        yield from self._arrays(rows[:half])
+        yield from self._arrays(rows[half:])
+
+
+def _encoded(array: bytes) -> bytes:
+    """The JSON ``FromJson`` encoded already, as psycopg's ``Jsonb`` sends it."""
+    return array
 
 
 def _reason(exc: psycopg.Error) -> str:
