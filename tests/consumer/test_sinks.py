@@ -384,10 +384,11 @@ def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
     book = {"title": odd, "isbn": ["978", 1, None, True], "nested": {"k": odd}}
     path = tmp_path / "quotes.jsonl"
     sink = open_sink(f"jsonl:{path}")
-    sink.store([quote], [author], [Item("book", "b", book, "3-0")])
+    bare = Quote("k2", "t", "a", (), None, None, "1-1")
+    sink.store([quote, bare], [author], [Item("book", "b", book, "3-0")])
     sink.close()
     lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines[3] == ""
+    assert lines[4] == ""
     stored_at = json.loads(lines[0])["stored_at"]
     expected = [
         {
@@ -402,6 +403,13 @@ def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
                 "author_url": None,
                 "page_url": odd,
             },
+        },
+        {
+            "type": "quote",
+            "key": "k2",
+            "stream_id": "1-1",
+            "stored_at": stored_at,
+            "data": {"text": "t", "author": "a", "tags": [], "author_url": None, "page_url": None},
         },
         {
             "type": "author",
@@ -419,7 +427,7 @@ def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
         },
         {"type": "book", "key": "b", "stream_id": "3-0", "stored_at": stored_at, "data": book},
     ]
-    assert lines[:3] == [json.dumps(doc, ensure_ascii=False) for doc in expected]
+    assert lines[:4] == [json.dumps(doc, ensure_ascii=False) for doc in expected]
 
 
 @pytest.mark.parametrize(
