@@ -19,9 +19,9 @@ group has not read yet, XINFO GROUPS, Redis >= 7.0). One idea in three parts:
   stop a producer for want of one. A warning says so, once per throttle.
 - ``LagGate`` is a synchronous producer's gate (``StreamProducer`` with
   ``group=``): before each batch it waits, polling, until the batch fits
-  under ``max_lag``. The Scrapy pipeline's backpressure
-  (``producer.backpressure``) instead polls a ``Throttle`` with hysteresis
-  on a timer and pauses the crawl engine while it holds.
+  under ``max_lag``. A producer that must not block (one on an event loop)
+  polls a ``Throttle`` on a timer instead, with limits far enough apart,
+  and pauses its own source of entries while it holds.
 
 A group that has read everything (lag 0) never holds a producer back, not
 even for a batch larger than the limit: waiting could not make room for it.
@@ -109,8 +109,8 @@ class LagLimits:
 class Throttle:
     """Whether to hold a producer back, for each reading of a group's lag against ``limits``."""
 
-    def __init__(self, lag: GroupLag, limits: LagLimits) -> None:
-        self.source = lag
+    def __init__(self, source: GroupLag, limits: LagLimits) -> None:
+        self.source = source
         self.limits = limits
         #: Whether the last decision held the producer back.
         self.held = False

@@ -1,8 +1,9 @@
 """Consumer groups as XINFO GROUPS reports them (``GroupInfo``).
 
 Read by the consumer's metrics (lag and pending gauges), flow control
-(``streamlib.flow``: the lag that holds producers back) and ``streamctl``. ``combined`` sums a group over the
-partitions of a stream: one partition's ``GroupInfo`` is its own total.
+(``streamlib.flow``: the lag that holds producers back) and ``streamctl``.
+``combined`` sums a group over the partitions of a stream: one partition's
+``GroupInfo`` is its own total.
 """
 
 from __future__ import annotations
