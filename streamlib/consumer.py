@@ -19,7 +19,9 @@ a time, in stream order, and a batch is acknowledged only after the handler
 returned for it; the one read ahead is in hand as well (pending with this
 consumer, under the same lease), and a stop finishes both. A read that comes
 back short or empty reads nothing ahead, so an idle stream costs no extra
-round trip and a trickle of entries keeps its latency.
+round trip and a trickle of entries keeps its latency. ``read_ahead=False``
+keeps one batch in hand: for slow handlers (seconds a batch) sharing a short
+stream, where a replica holding a second batch keeps it from an idle one.
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry delivered more than ``max_deliveries`` times, or
@@ -341,7 +343,8 @@ class GroupConsumer:
         batch = self._take_ahead()
         if batch is None:
             batch = self._read_batch(block_ms)
-        if len(batch.entries) == self.settings.batch_size and not self._stop.is_set():
+        full = len(batch.entries) == self.settings.batch_size
+        if full and self.settings.read_ahead and not self._stop.is_set():
             if self._reader is None:
                 self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
             self._ahead = self._reader.submit(self._read_batch, None)

@@ -78,6 +78,21 @@ def test_the_next_batch_is_read_ahead_while_the_handler_works(
     assert consumer.stats.redelivered == 0
 
 
+def test_without_read_ahead_one_batch_is_in_hand(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    fill(client, settings, 120)
+    pending_during: list[int] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        pending_during.append(pending(client, settings))
+
+    consumer = GroupConsumer(client, settings.replace(read_ahead=False), handler)
+    consumer.run(burst=True)
+    assert pending_during == [50, 50, 20]  # each batch alone, nothing read meanwhile
+    assert consumer.stats.acked == 120
+
+
 def test_a_failing_handler_leaves_entries_pending_and_they_are_retried(
     client: redis.Redis, settings: StreamSettings
 ) -> None:
