@@ -149,6 +149,18 @@ def _cpu(proc: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
+def machine_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine since boot, all cores, every process.
+
+    Busy is all but idle and I/O wait; time the hypervisor gave to other
+    guests (steal) counts as busy: this machine could not use it.
+    """
+    t = psutil.cpu_times()
+    return float(
+        sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+    )
+
+
 def window(reports: Sequence[dict[str, Any]]) -> float:
     """Seconds from the first worker's start to the last one's end."""
     return max(r["end"] for r in reports) - min(r["start"] for r in reports)

@@ -33,6 +33,8 @@ class Profile:
     scrapy_items: int = 100_000
     #: Entries per round of the scale-out case (one node against a cluster).
     cluster_messages: int = 100_000
+    #: Quotes per run of the PostgreSQL replicas case (end to end, 1 and 4 replicas).
+    replicas_messages: int = 100_000
 
 
 FULL = Profile(
@@ -65,6 +67,7 @@ QUICK = Profile(
     scrapy_pages=1_000,
     scrapy_items=20_000,
     cluster_messages=10_000,
+    replicas_messages=20_000,
 )
 
 PROFILES = {p.name: p for p in (FULL, QUICK)}

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import redis
 
+from producer.envelopes import ItemKinds
+from producer.items import QuoteItem
 from streamlib import Envelope, encode, fingerprint
 
 _PROSE = (
@@ -104,26 +106,24 @@ def paced(count: int, rate: float | None) -> Iterator[int]:
 def quote_envelopes(count: int) -> Iterator[Envelope]:
     """``count`` quote envelopes as a crawl makes them, each a different quote (its own key).
 
-    Fields: text, author, tags, author_url and the page's url, as the spider's
-    ``QuoteItem`` has them, plus ``page_url`` (the name the consumer's
-    ``to_record`` reads the page from) so every column of the sinks is filled.
-    Keys are distinct, so a sink inserts ``count`` new rows (a first crawl).
+    Each is the envelope the Scrapy pipeline makes of a ``QuoteItem`` (text,
+    author, tags, author_url, page_url: every column of the sinks filled),
+    by the pipeline's own ``ItemKinds``. Keys are distinct, so a sink
+    inserts ``count`` new rows (a first crawl).
     """
+    kinds = ItemKinds()
     rng = random.Random(7)
     for i in range(count):
         words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(10, 18))).capitalize()
-        text = f"“{words} ({i}).”"
         author = _AUTHORS[i % len(_AUTHORS)]
-        page = f"http://127.0.0.1:8000/page/{i // 10 + 1}/"
-        data = {
-            "text": text,
-            "author": author,
-            "tags": rng.sample(_TAGS, rng.randint(0, 3)),
-            "author_url": f"http://127.0.0.1:8000/author/{author.replace(' ', '-')}/",
-            "url": page,
-            "page_url": page,
-        }
-        yield Envelope("quote", fingerprint(text, author), data)
+        item = QuoteItem(
+            text=f"“{words} ({i}).”",
+            author=author,
+            tags=rng.sample(_TAGS, rng.randint(0, 3)),
+            author_url=f"http://127.0.0.1:8000/author/{author.replace(' ', '-')}/",
+            page_url=f"http://127.0.0.1:8000/page/{i // 10 + 1}/",
+        )
+        yield kinds.envelope(item)
 
 
 def prefill_quotes(client: redis.Redis, stream: str, count: int, chunk: int = 1_000) -> None:

@@ -35,6 +35,7 @@ STREAM_SETTINGS = (
     "block_ms",
     "min_idle_ms",
     "max_deliveries",
+    "read_ahead",
     "partitions",
     "max_outage",
 )

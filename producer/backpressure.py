@@ -1,13 +1,17 @@
-"""Backpressure: pause the crawl while a consumer group lags too far behind.
+"""Backpressure: the crawl paused while a consumer group lags too far behind.
 
-Every ``interval`` seconds the group's lag (entries added to the stream that
-the group has not read yet, from XINFO GROUPS, summed over the stream's
-partitions) is read in a worker thread.
-At or above ``high`` the crawl engine is paused (no new requests; items in
-hand are still delivered); at or below ``low`` it resumes. A slow consumer
-fleet so bounds the stream's unread length, and Redis memory, without ever
-trimming unread entries. Unknown lag (no such group yet on some partition,
-or Redis can't tell) leaves the engine as it is, with a log line.
+The lag and the decision are streamlib's flow control (``streamlib.flow``):
+a ``Throttle`` on the group's lag, summed over the stream's partitions,
+holds at ``high`` and releases at ``low``, and never holds on a lag it can't
+read. This module only maps its decisions onto the crawl engine: every
+``interval`` seconds the throttle reads the lag in a worker thread, and the
+engine is paused when the throttle starts holding (no new requests; items in
+hand are still delivered) and resumed when it releases.
+
+The crawl pauses its engine rather than let the pipeline's sender wait at a
+``LagGate``: a paused engine stops fetching pages, while a sender held back
+would leave them fetched and their items stuck in the buffer, and would keep
+a closing crawl from delivering what it has.
 """
 
 from __future__ import annotations
@@ -16,52 +20,39 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import redis
-
 from producer.periodic import Periodic
-from streamlib import groupinfo
+from streamlib.flow import Throttle
 
 log = logging.getLogger(__name__)
 
 
-def group_lag(client: redis.Redis, stream: str, group: str, partitions: int) -> int | None:
-    """The group's lag summed over the ``partitions`` of ``stream``; ``None`` if any can't tell."""
-    info = groupinfo.across_partitions(client, stream, group, partitions)
-    return None if info is None else info.lag
-
-
 class Backpressure:
-    """Polls a group's lag and calls ``pause`` / ``resume`` across the water marks."""
+    """Polls ``throttle`` every ``interval`` seconds; ``pause`` / ``resume`` as it decides."""
 
     def __init__(
         self,
-        client: redis.Redis,
-        stream: str,
-        group: str,
+        throttle: Throttle,
         *,
-        partitions: int = 1,
-        high: int,
-        low: int,
         interval: float,
         pause: Callable[[], None],
         resume: Callable[[], None],
     ) -> None:
-        self.client = client
-        self.stream = stream
-        self.group = group
-        self.partitions = partitions
-        self.high = high
-        self.low = low
-        self.interval = interval
+        self.throttle = throttle
         self._pause = pause
         self._resume = resume
+        #: Whether the crawl is paused now.
         self.paused = False
-        #: The last lag read (``None``: not read yet, or unknown).
-        self.lag: int | None = None
-        #: Times the crawl was paused.
-        self.pauses = 0
         self._polling = Periodic(self._check, interval, at_once=True)
-        self._warned_unknown = False
+
+    @property
+    def lag(self) -> int | None:
+        """The last lag read (``None``: not read yet, or unknown)."""
+        return self.throttle.lag
+
+    @property
+    def pauses(self) -> int:
+        """Times the crawl was paused."""
+        return self.throttle.holds
 
     def start(self) -> None:
         """Start polling (from a coroutine on the reactor's loop)."""
@@ -74,46 +65,22 @@ class Backpressure:
             self.paused = False
             self._resume()
 
-    def observe(self, lag: int | None) -> None:
-        """Pause or resume for one lag reading."""
-        self.lag = lag
-        if lag is None:
-            if not self._warned_unknown:
-                log.warning(
-                    "Backpressure: lag of group %r on stream %r unknown; not pausing",
-                    self.group,
-                    self.stream,
-                )
-                self._warned_unknown = True
-            return
-        if not self.paused and lag >= self.high:
-            self.paused = True
-            self.pauses += 1
-            log.info(
-                "Backpressure: group %r lags %d >= %d; pausing the crawl",
-                self.group,
-                lag,
-                self.high,
-            )
-            self._pause()
-        elif self.paused and lag <= self.low:
-            self.paused = False
-            log.info(
-                "Backpressure: group %r lags %d <= %d; resuming the crawl",
-                self.group,
-                lag,
-                self.low,
-            )
-            self._resume()
-
     async def _check(self) -> None:
-        """One lag reading, in a worker thread."""
-        loop = asyncio.get_running_loop()
-        try:
-            lag = await loop.run_in_executor(
-                None, group_lag, self.client, self.stream, self.group, self.partitions
-            )
-        except redis.RedisError as exc:
-            log.warning("Backpressure: could not read the lag (%s); retrying", exc)
-        else:
-            self.observe(lag)
+        """One lag reading in a worker thread, then pause or resume on the loop."""
+        held = await asyncio.get_running_loop().run_in_executor(None, self.throttle.check)
+        self._follow(held)
+
+    def _follow(self, held: bool) -> None:
+        if held == self.paused:
+            return
+        self.paused = held
+        limits = self.throttle.limits
+        log.info(
+            "Backpressure: %s lags %s (pause at %d, resume at %d); %s the crawl",
+            self.throttle.source,
+            "unknown" if self.lag is None else self.lag,
+            limits.high,
+            limits.low,
+            "pausing" if held else "resuming",
+        )
+        (self._pause if held else self._resume)()

@@ -28,6 +28,7 @@ from streamlib.constants import (
     DEFAULT_STREAM,
     MAX_PARTITIONS,
 )
+from streamlib.flow import LagLimits
 from streamlib.settings import load, parse_value, setting, setting_fields
 
 #: Default bound of the pipeline's buffer, in items (or twice the batch size if larger).
@@ -133,15 +134,21 @@ class StreamConfig:
         group = (self.backpressure_group or "").strip() or None
         object.__setattr__(self, "backpressure_group", group)
         if group is not None:
-            if not 0 <= self.backpressure_low < self.backpressure_high:
-                raise ConfigError(
-                    "backpressure needs 0 <= STREAM_BACKPRESSURE_LOW < STREAM_BACKPRESSURE_HIGH, "
-                    f"got {self.backpressure_low} and {self.backpressure_high}"
-                )
+            self.backpressure_limits()
             if self.backpressure_interval <= 0:
                 raise ConfigError("STREAM_BACKPRESSURE_INTERVAL must be > 0 seconds")
         object.__setattr__(self, "item_types", _item_types(self.item_types))
         object.__setattr__(self, "key_fields", _key_fields(self.key_fields))
+
+    def backpressure_limits(self) -> LagLimits:
+        """Pause the crawl at a lag of ``STREAM_BACKPRESSURE_HIGH``, resume at ``_LOW``."""
+        try:
+            return LagLimits(high=self.backpressure_high, low=self.backpressure_low)
+        except ConfigError:
+            raise ConfigError(
+                "backpressure needs 0 <= STREAM_BACKPRESSURE_LOW < STREAM_BACKPRESSURE_HIGH, "
+                f"got {self.backpressure_low} and {self.backpressure_high}"
+            ) from None
 
     def _settle_max_pending(self) -> None:
         """The buffer bound: the default for 0, else at least one batch."""

@@ -42,6 +42,7 @@ from producer.progress import ProgressLog, Snapshot, rate
 from producer.suffixlist import use_bundled_suffix_list
 from streamlib import PartitionedProducer, client_from_url, mask_url
 from streamlib.connection import ConnectionOptions
+from streamlib.flow import GroupLag, Throttle
 from streamlib.settings import load
 
 log = logging.getLogger(__name__)
@@ -149,13 +150,9 @@ class StreamPipeline:
         if config.backpressure_group is not None:
             engine = self.crawler.engine
             assert engine is not None
+            lag = GroupLag(client, config.stream, config.backpressure_group, config.partitions)
             self._backpressure = Backpressure(
-                client,
-                config.stream,
-                config.backpressure_group,
-                partitions=config.partitions,
-                high=config.backpressure_high,
-                low=config.backpressure_low,
+                Throttle(lag, config.backpressure_limits()),
                 interval=config.backpressure_interval,
                 pause=engine.pause,
                 resume=engine.unpause,

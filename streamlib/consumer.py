@@ -8,8 +8,20 @@ The loop, in the order it runs::
         every claim interval: XAUTOCLAIM sweep           # what dead replicas left
         XREADGROUP ... > COUNT batch BLOCK block-ms      # new entries
         decode -> handler(batch) -> XACK the ones that succeeded
-        (while the handler runs, its batch's lease is renewed: XCLAIM JUSTID)
+        (after a full batch, the next one is read and decoded meanwhile: read-ahead)
+        (while a batch is in hand, its lease is renewed: XCLAIM JUSTID)
     on a clean end (stopped or drained) holding nothing: XGROUP DELCONSUMER
+
+Read-ahead: a full batch means more is waiting, so while the handler works on
+it (a sink waiting on its database, an fsync) a second thread reads and
+decodes the next batch, without blocking. The handler still sees one batch at
+a time, in stream order, and a batch is acknowledged only after the handler
+returned for it; the one read ahead is in hand as well (pending with this
+consumer, under the same lease), and a stop finishes both. A read that comes
+back short or empty reads nothing ahead, so an idle stream costs no extra
+round trip and a trickle of entries keeps its latency. ``read_ahead=False``
+keeps one batch in hand: for slow handlers (seconds a batch) sharing a short
+stream, where a replica holding a second batch keeps it from an idle one.
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry delivered more than ``max_deliveries`` times, or
@@ -43,6 +55,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple, cast
 
 import redis
@@ -51,7 +64,7 @@ from .backoff import Backoff
 from .codec import Envelope, Fields, FlatFields, RawEntry, decode, decode_flat, field_map
 from .deadletter import dead_letter_fields
 from .errors import ConfigError, DecodeError, OutageError, RecordError
-from .lease import Lease
+from .lease import Hold, Lease
 from .outage import Outages
 from .rawcmd import raw_capable, run_raw
 from .settings import StreamSettings
@@ -143,12 +156,29 @@ class _Interrupted(Exception):
     """``stop()`` came while the consumer waited out an outage: leave the batch pending."""
 
 
+class _AheadLost(Exception):
+    """The read ahead met a connection loss: what it read may be pending with us unseen."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _DeadEntry:
     id: bytes
     fields: Fields | FlatFields
     reason: str
     deliveries: int
+
+
+@dataclasses.dataclass(slots=True)
+class _Batch:
+    """Entries read and decoded, leased until they are settled (``GroupConsumer._finish``)."""
+
+    entries: Sequence[RawEntry]
+    messages: list[Message]
+    message_ids: list[bytes]  # raw ids of ``messages``, in order, for XACK
+    dead: list[_DeadEntry]
+    deleted: list[bytes]  # ids whose entries were deleted while pending
+    redelivered: int
+    hold: Hold
 
 
 class GroupConsumer:
@@ -161,9 +191,10 @@ class GroupConsumer:
     ``run()`` blocks until ``stop()`` (or, with ``burst=True``, until nothing
     is left to read or reclaim) and returns the stats. ``stop()`` is safe to
     call from another thread or a signal handler: the batch in hand is
-    finished and acknowledged before ``run()`` returns, unless an outage
-    holds it (then it stays pending, as it is). ``outages`` tells what is
-    down, since when, and how many entries are held.
+    finished and acknowledged before ``run()`` returns (and the batch read
+    ahead, if any), unless an outage holds it (then it stays pending, as it
+    is). ``outages`` tells what is down, since when, and how many entries
+    are held.
     """
 
     def __init__(
@@ -194,6 +225,9 @@ class GroupConsumer:
         #: client allows it (see ``rawcmd``); a cluster client reads as usual.
         self._raw = raw_capable(client)
         self._read_head = ("XREADGROUP", "GROUP", s.group, s.consumer, "COUNT", s.batch_size)
+        #: The thread that reads ahead (started on the first full batch), and its read.
+        self._reader: ThreadPoolExecutor | None = None
+        self._ahead: Future[_Batch] | None = None
 
     # -- control ------------------------------------------------------------
 
@@ -230,6 +264,10 @@ class GroupConsumer:
         try:
             self._loop(burst)
         finally:
+            self._drop_ahead()
+            if self._reader is not None:
+                self._reader.shutdown()
+                self._reader = None
             self._lease.close()
         self._leave_group()
         log.info("consumer %s stopped: %s", self._me, self.stats)
@@ -261,6 +299,7 @@ class GroupConsumer:
         while not self._stop.is_set():
             try:
                 if need_setup:
+                    self._drop_ahead()  # own pending entries include what it read
                     self.ensure_group()
                     self._read_own_pending()
                     need_setup = False
@@ -287,12 +326,33 @@ class GroupConsumer:
             except REDIS_DOWN as exc:
                 self.wait_out(exc)
                 need_setup = True  # our unacked batch, if any, is pending with us
+            except _AheadLost as exc:
+                # Redis went away while the batch before was handled; it may be
+                # back since. Setting up again re-reads the lost batch (pending
+                # with us), or meets the outage if it lasts.
+                log.info("the read ahead was cut off (%s); reading own pending entries", exc)
+                need_setup = True
             else:
                 self._backoff.reset()
                 if self.outages.current is not None:
                     self.outages.up()
+        self._finish_ahead()
 
     def _read_new(self, *, block_ms: int | None) -> int:
+        """Handle the batch read ahead, or read one; returns its size."""
+        batch = self._take_ahead()
+        if batch is None:
+            batch = self._read_batch(block_ms)
+        full = len(batch.entries) == self.settings.batch_size
+        if full and self.settings.read_ahead and not self._stop.is_set():
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
+            self._ahead = self._reader.submit(self._read_batch, None)
+        self._finish(batch)
+        return len(batch.entries)
+
+    def _read_batch(self, block_ms: int | None) -> _Batch:
+        """Read and decode new entries (in the read-ahead thread too: it touches no stats)."""
         if self._raw:
             block = () if block_ms is None else ("BLOCK", block_ms)
             reply = run_raw(self.client, *self._read_head, *block, "STREAMS", self._stream, ">")
@@ -305,10 +365,42 @@ class GroupConsumer:
                 block=block_ms,
             )
         self.stats.last_progress = time.monotonic()
-        entries = _entries(reply)
-        if entries:
-            self._process(entries, counts=None)
-        return len(entries)
+        return self._prepare(_entries(reply), counts=None)
+
+    def _take_ahead(self) -> _Batch | None:
+        """The batch read ahead once it is in (raising what its read raised); ``None``: none."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        try:
+            batch = ahead.result()
+        except REDIS_DOWN as exc:
+            raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
+        if batch.entries:
+            return batch
+        batch.hold.release()
+        return None  # nothing was waiting after all: read (and block) as usual
+
+    def _finish_ahead(self) -> None:
+        """On a clean stop: the batch read ahead is in hand too, so handle it."""
+        try:
+            batch = self._take_ahead()
+        except (redis.RedisError, _AheadLost) as exc:
+            log.warning("the read ahead failed at stop (%s): what it read stays pending", exc)
+            return
+        if batch is not None:
+            self._finish(batch)
+
+    def _drop_ahead(self) -> None:
+        """Forget the batch read ahead: its entries stay pending with this consumer."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        try:
+            batch = ahead.result()
+        except redis.RedisError:
+            return  # a failed read: whatever it delivered is pending with us
+        batch.hold.release()
 
     def _read_own_pending(self) -> None:
         """Re-deliver this consumer's own pending entries (from a previous life)."""
@@ -364,28 +456,32 @@ class GroupConsumer:
 
     # -- one batch ----------------------------------------------------------
 
-    def _process(self, entries: Sequence[RawEntry], counts: Mapping[bytes, int] | None) -> None:
-        """Decode, handle, dead-letter and acknowledge one batch.
+    def _process(self, entries: Sequence[RawEntry], counts: Mapping[bytes, int]) -> None:
+        """Decode, handle, dead-letter and acknowledge entries delivered before."""
+        self._finish(self._prepare(entries, counts))
+
+    def _prepare(self, entries: Sequence[RawEntry], counts: Mapping[bytes, int] | None) -> _Batch:
+        """Lease and decode a batch; sort out the deleted, the undecodable, the over-delivered.
 
         The hot path of the consumer: new entries (``counts is None``) are on
         their first delivery, so they skip the max-deliveries check.
         """
-        self.stats.read += len(entries)
+        hold = self._lease.take([entry_id for entry_id, _ in entries])
         maximum = self.settings.max_deliveries
         messages: list[Message] = []
-        message_ids: list[bytes] = []  # raw ids of ``messages``, in order, for XACK
+        message_ids: list[bytes] = []
         dead: list[_DeadEntry] = []
-        ack: list[bytes] = []
+        deleted: list[bytes] = []
+        redelivered = 0
         for entry_id, fields in entries:
             if not fields:  # deleted from the stream while pending
-                ack.append(entry_id)
-                self.stats.deleted_acked += 1
+                deleted.append(entry_id)
                 continue
             deliveries = 1
             if counts is not None:
                 deliveries = counts.get(entry_id, 1)
                 if deliveries > 1:
-                    self.stats.redelivered += 1
+                    redelivered += 1
                 if deliveries > maximum:
                     reason = f"delivered {deliveries} times (max_deliveries={maximum})"
                     dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
@@ -397,25 +493,29 @@ class GroupConsumer:
                 continue
             messages.append(_new_message(entry_id.decode(), envelope, deliveries))
             message_ids.append(entry_id)
+        return _Batch(entries, messages, message_ids, dead, deleted, redelivered, hold)
 
-        if messages:
-            ack.extend(self._handle(messages, message_ids, entries, dead))
-        self._settle(ack, dead)
-
-    def _handle(
-        self,
-        messages: list[Message],
-        message_ids: list[bytes],
-        entries: Sequence[RawEntry],
-        dead: list[_DeadEntry],
-    ) -> list[bytes]:
-        """Run the handler; returns the ids to ack, appends rejected ones to ``dead``."""
+    def _finish(self, batch: _Batch) -> None:
+        """Handle, dead-letter and acknowledge a prepared batch, then end its lease."""
         try:
-            with self._lease.hold(message_ids):
-                try:
-                    result = self.handler(messages)
-                except (OutageError, RecordError) as exc:
-                    result = self._recover(messages, exc)
+            self.stats.read += len(batch.entries)
+            self.stats.redelivered += batch.redelivered
+            self.stats.deleted_acked += len(batch.deleted)
+            ack = batch.deleted
+            if batch.messages:
+                ack.extend(self._handle(batch))
+            self._settle(ack, batch.dead)
+        finally:
+            batch.hold.release()
+
+    def _handle(self, batch: _Batch) -> list[bytes]:
+        """Run the handler; returns the ids to ack, appends rejected ones to ``batch.dead``."""
+        messages, dead = batch.messages, batch.dead
+        try:
+            try:
+                result = self.handler(messages)
+            except (OutageError, RecordError) as exc:
+                result = self._recover(messages, exc)
         except _Interrupted:
             log.warning(
                 "stopping during an outage: %d entries stay pending with %s",
@@ -439,10 +539,10 @@ class GroupConsumer:
         self._backoff.reset()
         if result is None or (not result.failed and not result.rejected):
             self.stats.handled += len(messages)
-            return message_ids
-        by_id = dict(entries)
+            return batch.message_ids
+        by_id = dict(batch.entries)
         ack: list[bytes] = []
-        for m, raw in zip(messages, message_ids, strict=True):
+        for m, raw in zip(messages, batch.message_ids, strict=True):
             if m.id in result.rejected:
                 dead.append(_DeadEntry(raw, by_id[raw], result.rejected[m.id], m.deliveries))
             elif m.id in result.failed:
@@ -534,27 +634,26 @@ class GroupConsumer:
             self._settle_holding(ack, dead, exc)
 
     def _settle_holding(self, ack: list[bytes], dead: list[_DeadEntry], exc: Exception) -> None:
-        held = len(ack) + len(dead)
-        with self._lease.hold([*ack, *(d.id for d in dead)]):
-            while True:
-                self.stats.redis_errors += 1
-                try:
-                    self._hold("redis", str(exc), held, exc)
-                except _Interrupted:
-                    log.warning("stopping during an outage: %d entries stay pending", held)
-                    return
-                try:
-                    if dead:  # the MULTI/EXEC may have run before the connection dropped
-                        mine = self._delivery_counts([d.id for d in dead])
-                        dead = [d for d in dead if d.id in mine]
-                    self._settle_once(ack, dead)
-                except redis.RedisError as again:
-                    if not redis_weather(again):
-                        raise
-                    exc = again
-                    continue
-                self.outages.up()
+        held = len(ack) + len(dead)  # and leased, by the batch's hold
+        while True:
+            self.stats.redis_errors += 1
+            try:
+                self._hold("redis", str(exc), held, exc)
+            except _Interrupted:
+                log.warning("stopping during an outage: %d entries stay pending", held)
                 return
+            try:
+                if dead:  # the MULTI/EXEC may have run before the connection dropped
+                    mine = self._delivery_counts([d.id for d in dead])
+                    dead = [d for d in dead if d.id in mine]
+                self._settle_once(ack, dead)
+            except redis.RedisError as again:
+                if not redis_weather(again):
+                    raise
+                exc = again
+                continue
+            self.outages.up()
+            return
 
     def _settle_once(self, ack: list[bytes], dead: list[_DeadEntry]) -> None:
         if dead:

@@ -2,25 +2,34 @@
 
 A producer faster than its consumers builds a backlog without bound, and
 every entry then waits behind it: latency grows with the backlog, not with
-the work. ``LagGate`` bounds the group's lag (entries in the stream the
-group has not read yet, XINFO GROUPS, Redis >= 7.0): before a batch is sent
-it must fit under ``max_lag``, else the producer waits, polling, until the
-group has read enough.
+the work. Flow control bounds the group's lag (entries in the stream the
+group has not read yet, XINFO GROUPS, Redis >= 7.0). One idea in three parts:
 
-It reads the lag only when it must. After a reading of ``L`` the lag can only
-be smaller than ``L`` plus the entries sent since (consumers only read), so
-while that bound leaves room, batches go without a round trip; a consumer
-keeping up costs one XINFO GROUPS per ``max_lag`` entries or so.
+- ``GroupLag`` reads the lag: of one stream, or summed over the ``P``
+  partitions of a stream (``None`` until the group exists on each, as
+  ``groupinfo.across_partitions`` says).
+- ``LagLimits`` and ``Throttle`` decide, for each reading, whether to hold
+  the producer back: at a lag of ``high`` or more it holds; once holding, it
+  releases at ``low`` or less (hysteresis, so that a producer paused for a
+  while resumes for a while). ``LagLimits.at_most(max_lag)`` is the plain
+  limit, ``high = max_lag + 1`` and ``low = max_lag``: no gap, no hysteresis.
+  A lag Redis can't tell (no such group yet, entries deleted from the middle
+  of the stream) or can't report (an error) never holds a producer back, and
+  releases one held: flow control is there to pace a running group, not to
+  stop a producer for want of one. A warning says so, once per throttle.
+- ``LagGate`` is a synchronous producer's gate (``StreamProducer`` with
+  ``group=``): before each batch it waits, polling, until the batch fits
+  under ``max_lag``. A producer that must not block (one on an event loop)
+  polls a ``Throttle`` on a timer instead, with limits far enough apart,
+  and pauses its own source of entries while it holds.
 
-A lag Redis can't tell (no such group yet, or entries deleted from the
-middle of the stream) or can't report (an error) never holds the producer
-back: flow control is there to pace a running group, not to stop a
-producer for want of one. A producer held back longer than ``WARN_AFTER_S``
-says so in the log, once per wait, with the group and its lag.
+A group that has read everything (lag 0) never holds a producer back, not
+even for a batch larger than the limit: waiting could not make room for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -42,66 +51,164 @@ POLL_MAX_S = 0.005
 WARN_AFTER_S = 10.0
 
 
+class GroupLag:
+    """Reads ``group``'s lag on ``stream``, summed over its ``partitions`` (1: the plain stream)."""
+
+    def __init__(self, client: redis.Redis, stream: str, group: str, partitions: int = 1) -> None:
+        self.client = client
+        self.stream = stream
+        self.group = group
+        self.partitions = partitions
+        #: Why the last reading was ``None`` (empty after a known lag).
+        self.unknown_because = ""
+
+    def read(self) -> int | None:
+        """The lag now; ``None`` if the group is missing somewhere or Redis can't tell it."""
+        try:
+            info = groupinfo.across_partitions(
+                self.client, self.stream, self.group, self.partitions
+            )
+        except redis.RedisError as exc:  # the producer's own XADDs meet it too, and retry
+            self.unknown_because = f"unreadable: {exc}"
+            return None
+        if info is None:
+            self.unknown_because = "no such group yet"
+        elif info.lag is None:
+            self.unknown_because = "Redis can't tell (entries deleted?)"
+        else:
+            self.unknown_because = ""
+            return info.lag
+        return None
+
+    def __str__(self) -> str:
+        spread = f" ({self.partitions} partitions)" if self.partitions > 1 else ""
+        return f"group {self.group!r} on {self.stream!r}{spread}"
+
+
+@dataclasses.dataclass(frozen=True)
+class LagLimits:
+    """Hold at a lag of ``high`` or more; once holding, release at ``low`` or less."""
+
+    high: int
+    low: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low < self.high:
+            raise ConfigError(
+                f"lag limits need 0 <= low < high, got low {self.low} and high {self.high}"
+            )
+
+    @classmethod
+    def at_most(cls, max_lag: int) -> LagLimits:
+        """The plain limit: hold while the lag would exceed ``max_lag`` (no hysteresis)."""
+        if max_lag < 1:
+            raise ConfigError(f"max_lag must be >= 1, got {max_lag}")
+        return cls(high=max_lag + 1, low=max_lag)
+
+
+class Throttle:
+    """Whether to hold a producer back, for each reading of a group's lag against ``limits``."""
+
+    def __init__(self, source: GroupLag, limits: LagLimits) -> None:
+        self.source = source
+        self.limits = limits
+        #: Whether the last decision held the producer back.
+        self.held = False
+        #: The last lag read (``None``: not read yet, or unknown).
+        self.lag: int | None = None
+        #: Counters: lag readings, and times the producer went from released to held.
+        self.readings = 0
+        self.holds = 0
+        self._warned_unknown = False
+
+    def check(self, adding: int = 0) -> bool:
+        """Read the lag now and ``decide``: one XINFO GROUPS per partition."""
+        self.readings += 1
+        return self.decide(self.source.read(), adding)
+
+    def decide(self, lag: int | None, adding: int = 0) -> bool:
+        """Whether to hold back, at ``lag`` with ``adding`` more entries about to be sent."""
+        self.lag = lag
+        if lag is None:
+            self._say_unknown()
+            held = False
+        elif self.held:
+            held = lag > 0 and lag + adding > self.limits.low
+        else:
+            held = lag > 0 and lag + adding >= self.limits.high
+        if held and not self.held:
+            self.holds += 1
+        self.held = held
+        return held
+
+    def _say_unknown(self) -> None:
+        if not self._warned_unknown:
+            self._warned_unknown = True
+            log.warning(
+                "lag of %s unknown (%s): not holding the producer back",
+                self.source,
+                self.source.unknown_because,
+            )
+
+
 class LagGate:
-    """Admits batches to ``stream`` while ``group``'s lag stays within ``max_lag``."""
+    """Admits batches to ``stream`` while ``group``'s lag stays within ``max_lag``.
+
+    It reads the lag only when it must. After a reading of ``L`` the lag can
+    only be smaller than ``L`` plus the entries sent since (consumers only
+    read), so while that bound leaves room, batches go without a round trip;
+    a consumer keeping up costs one XINFO GROUPS per ``max_lag`` entries or
+    so. A producer held back longer than ``WARN_AFTER_S`` says so in the log,
+    once per wait, with the group and its lag.
+    """
 
     def __init__(
         self, client: redis.Redis, stream: str, group: str, max_lag: int = DEFAULT_MAX_LAG
     ) -> None:
-        if max_lag < 1:
-            raise ConfigError(f"max_lag must be >= 1, got {max_lag}")
-        self.client = client
-        self.stream = stream
-        self.group = group
+        self.throttle = Throttle(GroupLag(client, stream, group), LagLimits.at_most(max_lag))
         self.max_lag = max_lag
         #: An upper bound of the group's lag now; ``None``: read it before the next batch.
         self._bound: int | None = None
-        #: Counters: lag readings, batches that had to wait, seconds spent waiting.
-        self.readings = 0
-        self.waits = 0
+        #: Seconds spent waiting.
         self.waited_s = 0.0
+
+    @property
+    def readings(self) -> int:
+        """Lag readings so far."""
+        return self.throttle.readings
+
+    @property
+    def waits(self) -> int:
+        """Batches that had to wait."""
+        return self.throttle.holds
 
     def admit(self, count: int) -> None:
         """Return once ``count`` more entries fit under ``max_lag`` (or the lag is unknown).
 
         A batch larger than ``max_lag`` goes once the group has read everything.
         """
-        if self._bound is not None and self._bound + count <= self.max_lag:
-            self._bound += count
+        bound = self._bound
+        if bound is not None and bound + count <= self.max_lag:
+            self._bound = bound + count
             return
+        throttle = self.throttle
         started = time.monotonic()
-        delay = POLL_MIN_S
+        delay = 0.0
         warned = False
-        while True:
-            lag = self._read_lag()
-            if lag is None:  # unknown: don't hold back; read again after max_lag entries
-                self._bound = 0
-                break
-            if lag + count <= self.max_lag or lag == 0:
-                self._bound = lag + count
-                break
+        while throttle.check(count):
             waited = time.monotonic() - started
             if not warned and waited >= WARN_AFTER_S:
                 warned = True
                 log.warning(
-                    "producer held back %.0fs: group %r lags %d on %s (max_lag %d)",
+                    "producer held back %.0fs: %s lags %d (max_lag %d)",
                     waited,
-                    self.group,
-                    lag,
-                    self.stream,
+                    throttle.source,
+                    throttle.lag,
                     self.max_lag,
                 )
+            delay = min(max(delay * 2, POLL_MIN_S), POLL_MAX_S)
             time.sleep(delay)
-            delay = min(delay * 2, POLL_MAX_S)
-        if delay > POLL_MIN_S:
-            self.waits += 1
+        if delay:
             self.waited_s += time.monotonic() - started
-
-    def _read_lag(self) -> int | None:
-        self.readings += 1
-        try:
-            info = groupinfo.group(self.client, self.stream, self.group)
-        except redis.RedisError as exc:  # the XADD that follows meets it too, and retries
-            log.debug("lag of group %r on %s unreadable: %s", self.group, self.stream, exc)
-            return None
-        return None if info is None else info.lag
+        # Unknown: don't hold back; read again after max_lag entries.
+        self._bound = 0 if throttle.lag is None else throttle.lag + count

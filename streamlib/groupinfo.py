@@ -1,8 +1,9 @@
 """Consumer groups as XINFO GROUPS reports them (``GroupInfo``).
 
-Read by the consumer's metrics (lag and pending gauges), the producer's
-backpressure (lag) and ``streamctl``. ``combined`` sums a group over the
-partitions of a stream: one partition's ``GroupInfo`` is its own total.
+Read by the consumer's metrics (lag and pending gauges), flow control
+(``streamlib.flow``: the lag that holds producers back) and ``streamctl``.
+``combined`` sums a group over the partitions of a stream: one partition's
+``GroupInfo`` is its own total.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def combined(parts: Sequence[GroupInfo]) -> GroupInfo:
     """
     if not parts:
         raise ValueError("combined() needs the group of at least one partition")
+    if len(parts) == 1:  # its own total, without parsing ids (flow control reads it often)
+        return parts[0]
     return GroupInfo(
         name=parts[0].name,
         consumers=max(p.consumers for p in parts),

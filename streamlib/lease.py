@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import redis
@@ -46,15 +47,18 @@ return #owned
 
 
 class Lease:
-    """Renews the batch in hand every ``interval`` s, from one thread per consumer.
+    """Renews the batches in hand every ``interval`` s, from one thread per consumer.
 
-    ``with lease.hold(ids):`` covers one batch: while the block runs, the ids
-    still pending with ``consumer`` are renewed every ``interval``; a batch
-    that finishes sooner (the usual case) costs a lock and a notify, no
-    thread start. The thread starts on the first ``hold`` and ends at
-    ``close()``. Renewal failures (Redis away) are logged once and retried
-    at each tick: the batch's fate is decided by its acknowledgement, not by
-    the lease.
+    A consumer has up to two batches in hand: the one its handler works on
+    and the next one, read ahead. ``take(ids)`` leases a batch until the
+    returned ``Hold`` is released; ``with lease.hold(ids):`` does the same for
+    a block. Each hold is renewed ``interval`` after it was taken, then every
+    ``interval``, together with every other hold then due (one round trip),
+    so a batch that is done sooner (the usual case) costs a lock and a dict
+    entry, no thread start and no renewal. The thread starts on the first
+    hold and ends at ``close()``. Renewal failures (Redis away) are logged
+    once and retried at the next tick: the batch's fate is decided by its
+    acknowledgement, not by the lease.
     """
 
     def __init__(
@@ -73,35 +77,43 @@ class Lease:
         self._head = [group, consumer]
         self._interval = interval
         self._cond = threading.Condition()
-        self._ids: Sequence[bytes | str] = ()
-        self._batch = 0  # which hold() is current: a renewal is for one batch only
+        #: The holds in hand: their ids, and when each is next due for renewal.
+        self._holds: dict[Hold, float] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
-        #: Renewals made (each renews every id of the batch still ours).
+        #: Renewals made (each renews every id of the holds due still ours).
         self.renewals = 0
         self._failing = False  # the last renewal failed
 
-    @contextlib.contextmanager
-    def hold(self, ids: Sequence[bytes | str]) -> Iterator[None]:
-        """Keep ``ids`` leased while the ``with`` block runs."""
+    def take(self, ids: Sequence[bytes | str]) -> Hold:
+        """Lease ``ids`` until the returned hold is released."""
+        held = Hold(self, ids)
         with self._cond:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="lease", daemon=True)
                 self._thread.start()
-            self._ids = ids
-            self._batch += 1
-            self._cond.notify()
+            self._holds[held] = time.monotonic() + self._interval
+            if len(self._holds) == 1:
+                self._cond.notify()  # the thread waits for a first hold
+        return held
+
+    @contextlib.contextmanager
+    def hold(self, ids: Sequence[bytes | str]) -> Iterator[None]:
+        """Keep ``ids`` leased while the ``with`` block runs."""
+        held = self.take(ids)
         try:
             yield
         finally:
-            with self._cond:
-                # A renewal still running after this is harmless: once the batch
-                # is acknowledged, its ids are no longer pending with us.
-                self._ids = ()
-                self._cond.notify()
+            held.release()
+
+    def _release(self, held: Hold) -> None:
+        # A renewal still running after this is harmless: once the batch is
+        # acknowledged, its ids are no longer pending with us.
+        with self._cond:
+            self._holds.pop(held, None)
 
     def close(self) -> None:
-        """End the renewal thread (the consumer's run is over); ``hold`` starts a new one."""
+        """End the renewal thread (the consumer's run is over); ``take`` starts a new one."""
         with self._cond:
             thread, self._thread = self._thread, None
             self._closed = True
@@ -114,15 +126,19 @@ class Lease:
     def _loop(self) -> None:
         with self._cond:
             while not self._closed and self._thread is threading.current_thread():
-                if not self._ids:
+                if not self._holds:
                     self._cond.wait()
                     continue
-                batch = self._batch
-                self._cond.wait(self._interval)  # woken early when the batch ends
-                if self._closed or not self._ids or self._batch != batch:
+                now = time.monotonic()
+                wake = min(self._holds.values())
+                if wake > now:
+                    self._cond.wait(wake - now)  # a release never needs to wake it early
                     continue
-                args = [*self._head, *self._ids]
-                self._cond.release()  # hold() must not wait for Redis
+                due = [held for held, at in self._holds.items() if at <= now]
+                for held in due:
+                    self._holds[held] = now + self._interval
+                args = [*self._head, *(i for held in due for i in held.ids)]
+                self._cond.release()  # take() and release() must not wait for Redis
                 try:
                     self._renew_once(args)
                 finally:
@@ -144,3 +160,17 @@ class Lease:
             log.info("renewing the lease of the batch in hand again")
         self.renewals += 1
         log.debug("renewed %s of %d entries in hand", renewed, len(args) - 2)
+
+
+class Hold:
+    """One batch's lease, from ``Lease.take`` until ``release()`` (idempotent)."""
+
+    __slots__ = ("_lease", "ids")
+
+    def __init__(self, lease: Lease, ids: Sequence[bytes | str]) -> None:
+        self._lease = lease
+        self.ids = ids
+
+    def release(self) -> None:
+        """Stop renewing these ids."""
+        self._lease._release(self)

@@ -132,10 +132,21 @@ def _scalar(hint: Any) -> type:
     return hint if isinstance(hint, type) else str
 
 
+#: What a yes/no setting accepts (any case).
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
+BOOLEANS |= {"0": False, "false": False, "no": False, "off": False}
+
+
 def parse_value(row: SettingField, raw: str, source: str | None = None) -> Any:
     """``raw`` (text of a variable or flag) as the row's type; ``ConfigError`` names ``source``."""
     if row.kind is str:
         return raw
+    if row.kind is bool:
+        try:
+            return BOOLEANS[raw.strip().lower()]
+        except KeyError:
+            choices = "/".join(BOOLEANS)
+            raise ConfigError(f"{source or row.env}={raw!r} is not one of {choices}") from None
     try:
         return row.kind(raw.strip())
     except ValueError:
@@ -188,6 +199,14 @@ class StreamSettings:
     #: Partitions of the stream (``streamlib.partitions``); 1 = one plain stream.
     partitions: int = setting(
         1, env="PARTITIONS", help="Partitions of the stream (docs/cluster.md)."
+    )
+    #: Read the next batch while the handler works on a full one (``consumer``).
+    read_ahead: bool = setting(
+        True,
+        env="READ_AHEAD",
+        help="Read the next batch while the handler works on a full one "
+        "(off: one batch in hand, for slow handlers sharing a short stream).",
+        default_text="on",
     )
     #: ``None``: ride out any outage. Else ``run()`` raises ``OutageError`` once
     #: the sink or Redis has been down this long, leaving the batch in hand pending.

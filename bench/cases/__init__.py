@@ -2,7 +2,8 @@
 
 Orders: 10 naive, 20 raw loop, 30 streamlib consumer, 35 streamlib with each
 sink, 40 FastStream, 50 producer, 55 end to end, 60 the Scrapy item pipeline,
-70 one Redis node against a cluster, 80 redis-benchmark, 85 reclaim, 90 memory.
+70 one Redis node against a cluster, 75 PostgreSQL replicas end to end,
+80 redis-benchmark, 85 reclaim, 90 memory.
 """
 
 from . import (  # noqa: F401
@@ -10,6 +11,7 @@ from . import (  # noqa: F401
     faststream_sub,
     memory,
     naive,
+    pg_replicas,
     pipeline,
     rawloop,
     reclaim,

@@ -64,11 +64,15 @@ CHUNK = 500
 
 
 def producer_worker(
-    url: str, stream: str, partitions: int, count: int, *, gate: Gate
+    url: str, stream: str, partitions: int, count: int, group: str | None, *, gate: Gate
 ) -> dict[str, Any]:
-    """Send ``count`` distinct quote envelopes, ``CHUNK`` per ``send_many`` call."""
+    """Send ``count`` distinct quote envelopes, ``CHUNK`` per ``send_many`` call.
+
+    ``group``: flow control on that group's lag (the producer's default
+    ``max_lag``); ``None``: unthrottled.
+    """
     client = client_from_url(url)
-    producer = PartitionedProducer(client, stream, partitions)
+    producer = PartitionedProducer(client, stream, partitions, group=group)
     envelopes = list(workload.quote_envelopes(count))
     gate()
     sw = Stopwatch()
@@ -80,20 +84,30 @@ def producer_worker(
 
 
 def consumer_worker(
-    url: str, stream: str, group: str, partitions: int, me: str, path: str, *, gate: Gate
+    url: str,
+    stream: str,
+    group: str,
+    partitions: int,
+    me: str,
+    sink: str,
+    burst: bool,
+    *,
+    gate: Gate,
 ) -> dict[str, Any]:
-    """One replica of the consumer service, burst mode, into the JSON-lines file ``path``."""
+    """One replica of the consumer service into ``sink``: until drained (``burst``) or stopped.
+
+    Without ``burst`` it runs as the service does, until SIGTERM stops it;
+    stopped before it started (the others left it nothing), it acked none.
+    """
     settings = StreamSettings(
         redis_url=url, stream=stream, group=group, consumer=me, partitions=partitions
     )
-    options = ServiceOptions(
-        sink=f"jsonl:{path}", progress_interval=0, log_level="WARNING", burst=True
-    )
+    options = ServiceOptions(sink=sink, progress_interval=0, log_level="WARNING", burst=burst)
     gate()
     sw = Stopwatch()
     stats = run_service(settings, options)
     if stats is None:
-        raise RuntimeError(f"consumer {me} stopped before it started")
+        return sw.report(0, rejected=0)
     return sw.report(stats.acked, rejected=stats.dead_lettered + stats.handler_errors)
 
 
@@ -150,7 +164,7 @@ def _once(ctx: Context, setup: Setup, stream: str, count: int, folder: Path) -> 
     timeout = max(120.0, count / 500)
     try:
         produced, redis_cpu = run_together(
-            [(producer_worker, (setup.url, stream, setup.partitions, count))],
+            [(producer_worker, (setup.url, stream, setup.partitions, count, None))],
             timeout=timeout,
             redis_pids=setup.pids,
         )
@@ -158,7 +172,10 @@ def _once(ctx: Context, setup: Setup, stream: str, count: int, folder: Path) -> 
             raise RuntimeError(f"{setup.key}: {produced[0]['count']} of {count} sent")
         producer = Run(count, window(produced), produced[0]["cpu_s"], redis_cpu)
         workers = [
-            (consumer_worker, (setup.url, stream, group, setup.partitions, f"c{i}", str(path)))
+            (
+                consumer_worker,
+                (setup.url, stream, group, setup.partitions, f"c{i}", f"jsonl:{path}", True),
+            )
             for i, path in enumerate(paths)
         ]
         reports, redis_cpu = run_together(workers, timeout=timeout, redis_pids=setup.pids)

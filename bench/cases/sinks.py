@@ -9,22 +9,20 @@ the service applies (``streamlib.gcpolicy``). Each run writes to
 a new database file, schema or file, so every run inserts the same rows into
 empty tables; afterwards the rows are counted (all there, nothing rejected).
 
-PostgreSQL: ``TEST_POSTGRES_DSN`` if set, else the test suite's candidates on
-127.0.0.1:5432; each run gets its own schema (``search_path`` in the URL),
-dropped afterwards. No server answering: that sink is skipped with a note.
+PostgreSQL: the server ``bench.postgres`` finds, a schema of its own per
+run, dropped afterwards. No server answering: that sink is skipped with a
+note.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote as urlquote
+from typing import Any, Protocol
 
 from consumer.handler import QuoteHandler
 from consumer.sinks import open_sink
@@ -33,18 +31,13 @@ from streamlib.connection import client_from_url
 from streamlib.gcpolicy import tune_gc
 
 from .. import workload
+from ..postgres import Schema, postgres_dsn
 from ..procs import Gate, Stopwatch, run_together, window
 from ..registry import CaseResult, Run, case
 from ..runner import Context, measure, repeat
 from .streamlib_consumer import settings_for
 
 log = logging.getLogger("bench")
-
-#: Where a PostgreSQL server is looked for (as tests/consumer/conftest.py does).
-PG_CANDIDATES = (
-    "postgresql://postgres@127.0.0.1:5432/test",
-    "postgresql://root@127.0.0.1:5432/test",
-)
 
 
 def sink_worker(
@@ -66,33 +59,14 @@ def sink_worker(
     return report
 
 
-def postgres_dsn() -> str | None:
-    """The DSN of a PostgreSQL server that answers, or ``None``."""
-    try:
-        import psycopg
-    except ImportError:
-        return None
-    env = os.environ.get("TEST_POSTGRES_DSN")
-    for dsn in ([env] if env else []) + list(PG_CANDIDATES):
-        try:
-            with psycopg.connect(dsn, connect_timeout=3) as conn:
-                conn.execute("SELECT 1")
-            return dsn
-        except psycopg.Error as exc:
-            log.info("no PostgreSQL at %s: %s", dsn, str(exc).strip().splitlines()[0])
-    return None
-
-
-class _Target:
+class _Target(Protocol):
     """A fresh place for one run's rows: ``url`` for the sink, ``count()`` and ``drop()``."""
 
     url: str
 
-    def count(self) -> int:
-        raise NotImplementedError
+    def count(self) -> int: ...
 
-    def drop(self) -> None:
-        raise NotImplementedError
+    def drop(self) -> None: ...
 
 
 class _SQLite(_Target):
@@ -120,31 +94,6 @@ class _JsonLines(_Target):
 
     def drop(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-class _Postgres(_Target):
-    def __init__(self, dsn: str) -> None:
-        import psycopg
-
-        self.dsn = dsn
-        self.schema = f"qs_bench_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {self.schema}")
-        sep = "&" if "?" in dsn else "?"
-        self.url = f"{dsn}{sep}options={urlquote(f'-c search_path={self.schema}')}"
-
-    def count(self) -> int:
-        import psycopg
-
-        with psycopg.connect(self.dsn) as conn:
-            row = conn.execute(f"SELECT count(*) FROM {self.schema}.quotes").fetchone()
-        return int(row[0]) if row else 0
-
-    def drop(self) -> None:
-        import psycopg
-
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
 
 def _sink_runs(
@@ -195,7 +144,7 @@ def sinks(ctx: Context) -> list[CaseResult]:
     upsert = "quotes/s: distinct quotes upserted, one transaction per batch of 500"
     plan: list[tuple[str, str, Callable[[], _Target] | None, str]] = [
         ("sqlite", "SQLite (default)", lambda: _SQLite(ctx.scratch), upsert),
-        ("postgresql", "PostgreSQL", (lambda: _Postgres(dsn)) if dsn else None, upsert),
+        ("postgresql", "PostgreSQL", (lambda: Schema(dsn)) if dsn else None, upsert),
         (
             "jsonl",
             "JSON lines",

@@ -196,13 +196,14 @@ def settings_options(cls: type, *names: str) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         for name in reversed(names):
             row = rows[name]
-            func = click.option(
-                row.flag,
-                name,
-                type=_CLICK_TYPES[row.kind],
-                default=None,
-                help=f"{row.help}  [default: {row.default_text}; env {row.env}]",
-            )(func)
+            shown = f"{row.help}  [default: {row.default_text}; env {row.env}]"
+            if row.kind is bool:  # --read-ahead / --no-read-ahead
+                flags = f"{row.flag}/--no-{row.flag.removeprefix('--')}"
+                func = click.option(flags, name, default=None, help=shown)(func)
+            else:
+                func = click.option(
+                    row.flag, name, type=_CLICK_TYPES[row.kind], default=None, help=shown
+                )(func)
         return func
 
     return decorate

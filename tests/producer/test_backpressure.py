@@ -1,18 +1,24 @@
 """Backpressure: a lagging consumer group pauses the crawl, and catching up resumes it.
 
 The same for a plain stream and for a stream of 4 partitions (the lag is the
-group's, summed over the partitions).
+group's, summed over the partitions). Then the adapter alone, on an asyncio
+loop: the engine's pause and resume follow streamlib's throttle.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
 
+from producer.backpressure import Backpressure
 from producer.sample_site import SiteServer, generate_site
+from streamlib.flow import GroupLag, LagLimits, Throttle
 from streamlib.partitions import partition_stream
 from tests.support.helpers import wait_for
 
@@ -71,3 +77,73 @@ def test_a_lagging_group_pauses_the_crawl_until_it_catches_up(
     assert sum(len(read_stream(client, name)) for name in names) == total
     if partitions > 1:
         assert all(client.xlen(name) for name in names)  # the items were spread
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``predicate`` on the loop until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def test_the_engine_follows_the_throttle_and_resumes_when_stopped(client: redis.Redis) -> None:
+    names = [partition_stream("bp", i, 2) for i in range(2)]
+    for name in names:
+        client.xgroup_create(name, "g", id="0", mkstream=True)
+    calls: list[str] = []
+    throttle = Throttle(GroupLag(client, "bp", "g", partitions=2), LagLimits(high=6, low=2))
+    backpressure = Backpressure(
+        throttle,
+        interval=0.01,
+        pause=lambda: calls.append("pause"),
+        resume=lambda: calls.append("resume"),
+    )
+
+    async def scenario() -> None:
+        backpressure.start()
+        for name in names:
+            client.xadd(name, {"n": "1"})
+            client.xadd(name, {"n": "2"})
+            client.xadd(name, {"n": "3"})
+        await until(lambda: calls == ["pause"], "a pause at a lag of 6")
+        client.xreadgroup("g", "c", {names[0]: ">"})
+        readings = throttle.readings
+        await until(lambda: throttle.readings >= readings + 3, "three more readings")
+        assert (calls, backpressure.paused, backpressure.lag) == (["pause"], True, 3)
+        client.xreadgroup("g", "c", {names[1]: ">"}, count=1)
+        await until(lambda: calls == ["pause", "resume"], "a resume at a lag of 2")
+        client.xadd(names[0], {"n": "4"})
+        client.xadd(names[0], {"n": "5"})
+        client.xadd(names[0], {"n": "6"})
+        client.xadd(names[0], {"n": "7"})
+        await until(lambda: len(calls) == 3, "a second pause")
+        await backpressure.stop()
+
+    asyncio.run(scenario())
+    assert calls == ["pause", "resume", "pause", "resume"]
+    assert (backpressure.paused, backpressure.pauses) == (False, 2)
+
+
+def test_a_paused_crawl_resumes_when_the_lag_becomes_unknown(client: redis.Redis) -> None:
+    client.xgroup_create("bp", "g", id="0", mkstream=True)
+    calls: list[str] = []
+    backpressure = Backpressure(
+        Throttle(GroupLag(client, "bp", "g"), LagLimits(high=2, low=0)),
+        interval=0.01,
+        pause=lambda: calls.append("pause"),
+        resume=lambda: calls.append("resume"),
+    )
+
+    async def scenario() -> None:
+        backpressure.start()
+        client.xadd("bp", {"n": "1"})
+        client.xadd("bp", {"n": "2"})
+        await until(lambda: calls == ["pause"], "a pause at a lag of 2")
+        client.xgroup_destroy("bp", "g")  # nobody left to wait for
+        await until(lambda: calls == ["pause", "resume"], "a resume on an unknown lag")
+        assert (backpressure.paused, backpressure.lag) == (False, None)
+        await backpressure.stop()
+
+    asyncio.run(scenario())
+    assert calls == ["pause", "resume"]  # stopping a running crawl resumes nothing

@@ -34,21 +34,62 @@ def drain(consumer: GroupConsumer, done: Callable[[], bool], timeout: float = 30
     wait_for(lambda: consumer.run(burst=True) and done(), timeout=timeout, what="drain")
 
 
+def pending_ids(client: redis.Redis, settings: StreamSettings) -> set[str]:
+    rows = client.xpending_range(settings.stream, settings.group, "-", "+", 10_000)
+    return {row["message_id"].decode() for row in rows}
+
+
 def test_acks_only_after_the_handler_returned(client: redis.Redis, settings) -> None:  # type: ignore[no-untyped-def]
     keys = fill(client, settings, 120)
-    pending_during: list[int] = []
+    unacked_during: list[bool] = []
     seen: list[str] = []
 
     def handler(batch: Sequence[Message]) -> None:
-        pending_during.append(pending(client, settings))
+        unacked_during.append({m.id for m in batch} <= pending_ids(client, settings))
         seen.extend(m.envelope.key for m in batch)
 
     consumer = GroupConsumer(client, settings, handler)
     consumer.run(burst=True)
     assert seen == keys  # every entry, in stream order
     # While each batch (50, 50, 20) was in the handler, it was still pending.
-    assert pending_during == [50, 50, 20]
+    assert unacked_during == [True, True, True]
     assert pending(client, settings) == 0
+    assert consumer.stats.acked == consumer.stats.read == 120
+
+
+def test_the_next_batch_is_read_ahead_while_the_handler_works(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    keys = fill(client, settings, 120)
+    batches: list[list[str]] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        if not batches:  # the first, full batch: the next one arrives meanwhile
+            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
+        batches.append([m.envelope.key for m in batch])
+
+    consumer = GroupConsumer(client, settings, handler)
+    consumer.run(burst=True)
+    # The handler still sees one batch at a time, in stream order.
+    assert [len(b) for b in batches] == [50, 50, 20]
+    assert [k for b in batches for k in b] == keys
+    assert pending(client, settings) == 0
+    assert consumer.stats.read == consumer.stats.acked == 120
+    assert consumer.stats.redelivered == 0
+
+
+def test_without_read_ahead_one_batch_is_in_hand(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    fill(client, settings, 120)
+    pending_during: list[int] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        pending_during.append(pending(client, settings))
+
+    consumer = GroupConsumer(client, settings.replace(read_ahead=False), handler)
+    consumer.run(burst=True)
+    assert pending_during == [50, 50, 20]  # each batch alone, nothing read meanwhile
     assert consumer.stats.acked == 120
 
 
@@ -233,9 +274,12 @@ def test_stop_finishes_and_acks_the_batch_in_hand(
     release.set()
     runner.join(30)
     assert not runner.is_alive()
-    assert batches == [50]  # stopped reading after the batch in hand...
-    assert pending(client, settings) == 0  # ...which was acknowledged
-    assert consumer.stats.acked == 50
+    # Stopped reading after the batch in hand and the one read ahead meanwhile...
+    assert batches == [50, 50]
+    assert pending(client, settings) == 0  # ...which were both acknowledged
+    assert consumer.stats.acked == 100
+    group = client.xinfo_groups(settings.stream)[0]
+    assert group["lag"] == 20  # the rest was never read
 
 
 def test_a_clean_end_leaves_the_group_unless_entries_are_still_pending(
@@ -252,11 +296,13 @@ def test_a_clean_end_leaves_the_group_unless_entries_are_still_pending(
         return BatchResult(failed={m.id: "kept pending" for m in batch})
 
     keeper = GroupConsumer(client, slow.replace(consumer="keeper", batch_size=4), keep_and_stop)
-    keeper.run()  # stops cleanly after its first batch, which stays pending with it
+    # Stops cleanly after its first batch and the one read ahead, which both stay
+    # pending with it.
+    keeper.run()
     drainer = GroupConsumer(client, slow.replace(consumer="drainer"), lambda batch: None)
-    drainer.run(burst=True)  # drained the other 6, holds nothing
+    drainer.run(burst=True)  # drained the other 2, holds nothing
     assert names() == {"keeper"}
-    assert drainer.stats.acked == 6
+    assert drainer.stats.acked == 2
 
     idle = GroupConsumer(client, slow.replace(consumer="idle"), lambda batch: None)
     thread = in_thread(idle)
@@ -265,7 +311,7 @@ def test_a_clean_end_leaves_the_group_unless_entries_are_still_pending(
     thread.join(30)
     assert names() == {"keeper"}  # a stopped replica with nothing pending left too
     held = client.xpending_range(settings.stream, settings.group, "-", "+", 10, "keeper")
-    assert len(held) == 4  # the keeper's entries are still there to reclaim
+    assert len(held) == 8  # the keeper's entries are still there to reclaim
 
 
 def test_waits_out_a_failover_instead_of_crashing(

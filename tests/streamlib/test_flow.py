@@ -1,14 +1,28 @@
-"""Flow control: a producer held back while its consumer group lags, against a real Redis."""
+"""Flow control: a producer held back while its consumer group lags, against a real Redis.
+
+The lag read (one stream, or summed over partitions), the decision (hold at
+high, release at low, never on an unknown lag) and the gate of a producer.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 
 import pytest
 import redis
 
-from streamlib import ConfigError, PartitionedProducer, StreamProducer, StreamSettings
-from streamlib.flow import LagGate
+from streamlib import (
+    ConfigError,
+    PartitionedProducer,
+    StreamProducer,
+    StreamSettings,
+    client_from_url,
+)
+from streamlib.flow import GroupLag, LagGate, LagLimits, Throttle
+from streamlib.partitions import partition_stream
+from streamlib.testing import LocalRedis
 from tests.support.helpers import quote, wait_for
 
 
@@ -85,3 +99,101 @@ def test_partitions_each_get_their_gate(client: redis.Redis, settings: StreamSet
 def test_max_lag_must_be_positive(client: redis.Redis) -> None:
     with pytest.raises(ConfigError, match="max_lag must be >= 1, got 0"):
         StreamProducer(client, "s", group="g", max_lag=0)
+
+
+def add(client: redis.Redis, stream: str, count: int) -> None:
+    for n in range(count):
+        client.xadd(stream, {"n": str(n)})
+
+
+def test_a_throttle_holds_at_high_and_releases_only_at_low(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    client.xgroup_create(settings.stream, settings.group, id="0", mkstream=True)
+    throttle = Throttle(GroupLag(client, settings.stream, settings.group), LagLimits(10, 4))
+    decisions = []
+    add(client, settings.stream, 9)
+    decisions.append(throttle.check())  # 9: under high
+    add(client, settings.stream, 1)
+    decisions.append(throttle.check())  # 10: holds
+    assert read(client, settings, 3) == 3
+    decisions.append(throttle.check())  # 7: still held, above low
+    assert read(client, settings, 3) == 3
+    decisions.append(throttle.check())  # 4: released
+    add(client, settings.stream, 3)
+    decisions.append(throttle.check())  # 7: still released, under high
+    decisions.append(throttle.check(adding=3))  # 7 + a batch of 3 would reach high
+    assert decisions == [False, True, True, False, False, True]
+    assert (throttle.lag, throttle.holds, throttle.readings) == (7, 2, 6)
+
+
+def test_the_lag_is_summed_over_partitions(client: redis.Redis, settings: StreamSettings) -> None:
+    names = [partition_stream(settings.stream, i, 3) for i in range(3)]
+    for name, count in zip(names, [2, 3, 4], strict=True):
+        client.xgroup_create(name, settings.group, id="0", mkstream=True)
+        add(client, name, count)
+    lag = GroupLag(client, settings.stream, settings.group, partitions=3)
+    assert lag.read() == 9
+    throttle = Throttle(lag, LagLimits(high=9, low=3))
+    assert throttle.check()  # no partition alone lags 9
+    client.xreadgroup(settings.group, "c", {names[2]: ">"})
+    assert throttle.check() and throttle.lag == 5  # held: 5 is above low
+    client.xreadgroup(settings.group, "c", {names[0]: ">"})
+    assert not throttle.check() and throttle.lag == 3
+    # The plain stream is the one partition: its own lag only.
+    assert GroupLag(client, names[1], settings.group).read() == 3
+
+
+def test_unknown_lag_releases_a_held_producer_and_is_logged_once(
+    client: redis.Redis, settings: StreamSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    names = [partition_stream(settings.stream, i, 2) for i in range(2)]
+    for name in names:
+        client.xgroup_create(name, settings.group, id="0", mkstream=True)
+        add(client, name, 5)
+    throttle = Throttle(GroupLag(client, settings.stream, settings.group, 2), LagLimits(10, 4))
+    assert throttle.check()
+    client.xgroup_destroy(names[1], settings.group)  # one partition without the group
+    with caplog.at_level(logging.WARNING, logger="streamlib.flow"):
+        assert not throttle.check() and (throttle.held, throttle.lag) == (False, None)
+        assert not throttle.check()
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "unknown (no such group yet): not holding the producer back" in warning
+    assert f"group 'g' on '{settings.stream}' (2 partitions)" in warning
+    # Known again, lag 5: under high, so still released.
+    client.xgroup_create(names[1], settings.group, id="$")
+    assert not throttle.check() and throttle.lag == 5
+
+
+def test_a_lag_redis_cant_tell_or_report_holds_nothing(
+    client: redis.Redis, settings: StreamSettings, redis_factory: Callable[..., LocalRedis]
+) -> None:
+    ids = [client.xadd(settings.stream, {"n": str(n)}) for n in range(20)]
+    client.xgroup_create(settings.stream, settings.group, id="0")
+    client.xdel(settings.stream, ids[5])  # deleted in the middle: Redis can't count the lag
+    throttle = Throttle(GroupLag(client, settings.stream, settings.group), LagLimits(10, 4))
+    assert not throttle.check() and throttle.lag is None
+    assert throttle.source.unknown_because.startswith("Redis can't tell")
+    server = redis_factory()
+    gone = client_from_url(server.url)
+    server.close()  # Redis unreachable
+    unreachable = Throttle(GroupLag(gone, settings.stream, settings.group), LagLimits(10, 4))
+    assert not unreachable.check() and unreachable.lag is None
+    assert unreachable.source.unknown_because.startswith("unreadable: ")
+
+
+def test_a_group_that_read_everything_never_holds_back(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    client.xgroup_create(settings.stream, settings.group, id="0", mkstream=True)
+    throttle = Throttle(GroupLag(client, settings.stream, settings.group), LagLimits.at_most(100))
+    assert (throttle.limits.high, throttle.limits.low) == (101, 100)
+    assert not throttle.check(adding=500)  # however big the batch
+    add(client, settings.stream, 1)
+    assert throttle.check(adding=100)
+
+
+@pytest.mark.parametrize(("high", "low"), [(5, 5), (5, 6), (5, -1)])
+def test_lag_limits_need_low_under_high(high: int, low: int) -> None:
+    with pytest.raises(ConfigError, match="0 <= low < high"):
+        LagLimits(high, low)

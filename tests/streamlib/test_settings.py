@@ -138,3 +138,34 @@ def test_a_setting_falls_back_to_other_variables_in_order() -> None:
     with pytest.raises(ConfigError, match="PORT='x' is not a whole number"):
         load(Where, {"PORT": "x"})
     assert setting_fields(Where)[0].fallback_env == ("URL", "OLD_URL")
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("on", True), ("YES", True), ("1", True), ("off", False), ("False", False)]
+)
+def test_a_yes_no_setting_reads_the_usual_words(raw: str, value: bool) -> None:
+    assert StreamSettings().read_ahead is True
+    assert StreamSettings.from_env({"READ_AHEAD": raw}).read_ahead is value
+
+
+def test_a_yes_no_setting_refuses_anything_else() -> None:
+    with pytest.raises(ConfigError, match="READ_AHEAD='sometimes' is not one of 1/true/yes/on/"):
+        StreamSettings.from_env({"READ_AHEAD": "sometimes"})
+
+
+def test_a_yes_no_setting_is_a_flag_pair_that_wins_over_the_environment() -> None:
+    import click
+
+    from streamlib.cli.base import settings_options
+
+    @click.command()
+    @settings_options(StreamSettings, "read_ahead")
+    def show(read_ahead: bool | None) -> None:
+        env = {"READ_AHEAD": "off"}
+        click.echo(StreamSettings.from_env(env, read_ahead=read_ahead).read_ahead)
+
+    runner = CliRunner()
+    assert runner.invoke(show, []).output == "False\n"  # not given: the environment's
+    assert runner.invoke(show, ["--read-ahead"]).output == "True\n"
+    assert runner.invoke(show, ["--no-read-ahead"]).output == "False\n"
+    assert "--read-ahead / --no-read-ahead" in runner.invoke(show, ["--help"]).output

@@ -23,6 +23,7 @@ def main(argv: Sequence[str]) -> None:
         consumer=consumer,
         batch_size=int(batch),
         block_ms=100,
+        read_ahead=False,  # it holds exactly its one batch
     )
     client = connect(url)
 
