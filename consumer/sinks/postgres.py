@@ -5,7 +5,9 @@ One connection per replica; each batch is upserted in one transaction and
 ``INSERT ... SELECT ... ON CONFLICT`` per table, instead of one statement
 per row, takes the table's rows (repeats of a key folded first, as
 upserting them one by one would leave the row) as a ``jsonb`` array of rows,
-one parameter (``FromJson``). The URL's password never reaches a log line.
+one parameter (``FromJson``); the batch's tables are upserted by one
+statement (``WITH``), which PostgreSQL runs as a transaction of its own: one
+round trip a batch. The URL's password never reaches a log line.
 
 Errors are told apart for the consumer: a record the database refuses
 (``IntegrityError``, SQLSTATE class 23; ``DataError``, class 22: a value too
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from streamlib import ConfigError, OutageError, RecordError, mask_url
@@ -39,7 +41,8 @@ except ImportError:  # pragma: no cover - depends on the installed extras
 
 log = logging.getLogger(__name__)
 
-#: The most JSON one upsert statement takes; jsonb's limit for one value is 256 MiB.
+#: The most JSON one statement takes: one ``jsonb`` value can't pass 256 MiB,
+#: one statement with its parameters 1 GiB.
 MAX_JSON_BYTES = 64 << 20
 #: Serialises concurrent ``CREATE TABLE IF NOT EXISTS`` of several replicas
 #: (without it two can collide on the catalog's unique index).
@@ -49,7 +52,9 @@ SCHEMA_LOCK = 0x71756F74  # "quot"
 class PostgresSink:
     """Upserts each batch into ``quotes``, ``authors`` and ``records`` in one transaction."""
 
-    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: int = 10, max_json_bytes: int = MAX_JSON_BYTES
+    ) -> None:
         if psycopg is None:
             raise ConfigError(
                 "the postgresql sink needs psycopg 3: pip install 'quotestream[postgres]'"
@@ -57,6 +62,7 @@ class PostgresSink:
         self.url = url
         self.description = mask_url(url)
         self._connect_timeout = connect_timeout
+        self._max_json_bytes = max_json_bytes
         self._quotes = FromJson("quotes", sql.QUOTE_COLUMNS)
         self._authors = FromJson("authors", sql.AUTHOR_COLUMNS)
         self._records = FromJson("records", sql.RECORD_COLUMNS)
@@ -102,14 +108,24 @@ class PostgresSink:
     def _upsert(
         self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item]
     ) -> None:
-        now = datetime.now(UTC)
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            if quotes:
-                self._quotes.upsert(cur, sql.quote_rows(quotes), now)
-            if authors:
-                self._authors.upsert(cur, sql.author_rows(authors), now)
-            if items:
-                self._records.upsert(cur, sql.record_rows(items), now)
+        limit = self._max_json_bytes
+        tables = (
+            (self._quotes, sql.quote_rows(quotes)),
+            (self._authors, sql.author_rows(authors)),
+            (self._records, sql.record_rows(items)),
+        )
+        parts = [
+            (upsert, array)
+            for upsert, rows in tables
+            if rows
+            for array in upsert.arrays(rows, limit)
+        ]
+        statements = _statements(parts, datetime.now(UTC), limit)
+        # A statement alone is a transaction of its own; several share one.
+        block = self._conn.transaction() if len(statements) > 1 else contextlib.nullcontext()
+        with block, self._conn.cursor() as cur:
+            for statement, params in statements:
+                cur.execute(statement, params, prepare=True)
 
     def close(self) -> None:
         """Close the connection."""
@@ -125,42 +141,64 @@ class FromJson:
     parameter of its own), strings or null; ``data`` is the record's JSON
     text (``sql.json_text``), cast to ``jsonb`` by the server. The client
     encodes a table's rows in one call (orjson when installed), the server
-    parses them in one; the statement is prepared once per connection. Rows
-    whose JSON passes ``max_bytes`` go in several statements, each under it:
-    one ``jsonb`` value can't pass 256 MiB. Whatever the table refuses, the
-    statement refuses: a refused record fails one statement of the batch's
-    transaction.
+    parses them in one. Whatever the table refuses, the statement refuses.
     """
 
-    def __init__(
-        self, table: str, columns: Sequence[str], *, max_bytes: int = MAX_JSON_BYTES
-    ) -> None:
+    def __init__(self, table: str, columns: Sequence[str]) -> None:
         assert columns[-1] == "stored_at", columns
         #: The columns a row holds: all but ``stored_at``.
         self.fields = tuple(columns[:-1])
-        self.max_bytes = max_bytes
         values = ", ".join(
             f"(r->>{i})::jsonb" if c == "data" else f"r->>{i}" for i, c in enumerate(self.fields)
         )
         source = f"SELECT {values}, %s::timestamptz FROM jsonb_array_elements(%s) AS r"
+        #: Its parameters: ``stored_at``, then the rows (``jsonb``).
         self.statement = sql.upsert_from(table, columns, source)
 
-    def upsert(
-        self, cur: psycopg.Cursor[tuple[object, ...]], rows: list[tuple[object, ...]], now: datetime
-    ) -> None:
-        """Upsert ``rows`` (``fields`` order) in ``cur``'s transaction, stored at ``now``."""
-        for array in self._arrays(sql.merge_repeats(rows, self.fields)):
-            cur.execute(self.statement, (now, Jsonb(array, dumps=_encoded)), prepare=True)
+    def arrays(self, rows: list[tuple[object, ...]], max_bytes: int) -> list[bytes]:
+        """``rows`` (``fields`` order), repeats folded, as JSON arrays of at most ``max_bytes``.
 
-    def _arrays(self, rows: list[tuple[object, ...]]) -> Iterator[bytes]:
-        """``rows`` as JSON arrays of at most ``max_bytes`` (unless one row alone is more)."""
+        One array unless the rows' JSON passes ``max_bytes`` (then halves,
+        and so on, down to one row however long).
+        """
+        return self._split(sql.merge_repeats(rows, self.fields), max_bytes)
+
+    def _split(self, rows: list[tuple[object, ...]], max_bytes: int) -> list[bytes]:
         array = json_dumps(rows)
-        if len(array) <= self.max_bytes or len(rows) == 1:
-            yield array
-            return
+        if len(array) <= max_bytes or len(rows) == 1:
+            return [array]
         half = len(rows) // 2
-        yield from self._arrays(rows[:half])
-        yield from self._arrays(rows[half:])
+        return self._split(rows[:half], max_bytes) + self._split(rows[half:], max_bytes)
+
+
+def _statements(
+    parts: Sequence[tuple[FromJson, bytes]], stored_at: datetime, max_bytes: int
+) -> list[tuple[str, list[object]]]:
+    """``(statement, parameters)`` upserting every part, as few as fit ``max_bytes`` of JSON each.
+
+    Parts that fit together are one statement: all but the last upsert in a
+    ``WITH`` (data-modifying sub-statements, each run once, to completion).
+    """
+    groups: list[list[tuple[FromJson, bytes]]] = []
+    size = 0
+    for part in parts:
+        if not groups or size + len(part[1]) > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(part)
+        size += len(part[1])
+    statements = []
+    for group in groups:
+        *first, (last, _) = group
+        ctes = ", ".join(
+            f"upsert{i} AS ({upsert.statement})" for i, (upsert, _) in enumerate(first)
+        )
+        text = f"WITH {ctes} {last.statement}" if first else last.statement
+        params: list[object] = []
+        for _, array in group:
+            params += (stored_at, Jsonb(array, dumps=_encoded))
+        statements.append((text, params))
+    return statements
 
 
 def _encoded(array: bytes) -> bytes:

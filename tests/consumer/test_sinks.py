@@ -186,6 +186,15 @@ def test_sql_sink_batch_is_one_transaction(sql_sink: tuple[Sink, Callable]) -> N
     assert query("SELECT count(*) FROM quotes") == [(1,)]
 
 
+def test_sql_sink_batch_is_one_transaction_across_tables(sql_sink: tuple[Sink, Callable]) -> None:
+    sink, query = sql_sink
+    bad = Author("j", None, None, None, None, None, "2-0")  # type: ignore[arg-type] # NOT NULL
+    with pytest.raises(Exception, match=r"(?i)null"):
+        sink.store([q("k1", "1-0")], [bad], [Item("book", "b", {"n": 1}, "3-0")])
+    assert query("SELECT count(*) FROM quotes") == [(0,)]
+    assert query("SELECT count(*) FROM records") == [(0,)]
+
+
 def test_sqlite_sink_is_in_wal_mode(tmp_path: Path) -> None:
     sink = open_sink(f"sqlite:///{tmp_path / 'q.db'}")
     sink.close()
@@ -326,23 +335,31 @@ def test_data_postgresql_refuses_as_jsonb_is_a_record_error(pg_url: str) -> None
 
 
 @pytest.mark.postgres
-def test_rows_past_the_json_size_limit_are_upserted_in_several_statements(pg_url: str) -> None:
-    from datetime import UTC, datetime
-
+def test_a_batch_past_the_json_limit_goes_in_several_statements_of_one_transaction(
+    pg_url: str,
+) -> None:
     from consumer.sinks import sql
-    from consumer.sinks.postgres import FromJson
+    from consumer.sinks.postgres import FromJson, PostgresSink
 
-    open_sink(pg_url).close()  # the tables
-    upsert = FromJson("quotes", sql.QUOTE_COLUMNS, max_bytes=1_000)
     quotes = [q(f"k{n:02}", f"{n}-0", text="x" * 100) for n in range(20)]
-    rows = sql.quote_rows([*quotes, q("k03", "99-0", text="again")])
-    arrays = list(upsert._arrays(sql.merge_repeats(rows, upsert.fields)))
+    rows = sql.quote_rows(quotes)
+    arrays = FromJson("quotes", sql.QUOTE_COLUMNS).arrays(rows, 1_000)
     assert len(arrays) > 2 and all(len(array) <= 1_000 for array in arrays)
-    assert sum(len(json.loads(array)) for array in arrays) == 20
-    with psycopg.connect(pg_url) as conn, conn.transaction(), conn.cursor() as cur:
-        upsert.upsert(cur, rows, datetime.now(UTC))
+    assert [tuple(row) for array in arrays for row in json.loads(array)] == rows
+
+    sink = PostgresSink(pg_url, max_json_bytes=1_000)
+    try:
+        again = q("k03", "99-0", text="again")
+        sink.store([*quotes, again], [a("j", "30-0")], [Item("book", "b", {"n": 1}, "31-0")])
+        bad = Quote("k99", None, "auth", (), None, None, "40-1")  # type: ignore[arg-type] # NOT NULL
+        with pytest.raises(RecordError, match="null"):  # in the last statement: all rolled back
+            sink.store([q("k50", "40-0", text="y" * 900), bad], [a("i", "41-0")])
+    finally:
+        sink.close()
     with psycopg.connect(pg_url) as conn:
         stored = conn.execute("SELECT key, text, stream_id FROM quotes ORDER BY key").fetchall()
+        assert conn.execute("SELECT key FROM authors").fetchall() == [("j",)]
+        assert conn.execute("SELECT data FROM records").fetchall() == [({"n": 1},)]
     assert stored == [(f"k{n:02}", "again" if n == 3 else "x" * 100, f"{n}-0") for n in range(20)]
 
 
