@@ -16,14 +16,15 @@ Read-ahead: a full batch means more is waiting, so while the handler works on
 it (a sink waiting on its database, an fsync) a second thread reads and
 decodes the next batch, without blocking. It does so while handling a batch
 takes longer than reading one: a handler quicker than the read leaves no wait
-to overlap, and the second thread would only compete for the interpreter. The handler still sees one batch at
-a time, in stream order, and a batch is acknowledged only after the handler
-returned for it; the one read ahead is in hand as well (pending with this
-consumer, under the same lease), and a stop finishes both. A read that comes
-back short or empty reads nothing ahead, so an idle stream costs no extra
-round trip and a trickle of entries keeps its latency. ``read_ahead=False``
-keeps one batch in hand: for slow handlers (seconds a batch) sharing a short
-stream, where a replica holding a second batch keeps it from an idle one.
+to overlap, and the second thread would only compete for the interpreter.
+The handler still sees one batch at a time, in stream order, and a batch is
+acknowledged only after the handler returned for it; the one read ahead is in
+hand as well (pending with this consumer, under the same lease), and a stop
+finishes both. A read that comes back short or empty reads nothing ahead, so
+an idle stream costs no extra round trip and a trickle of entries keeps its
+latency. ``read_ahead=False`` keeps one batch in hand: for slow handlers
+(seconds a batch) sharing a short stream, where a replica holding a second
+batch keeps it from an idle one.
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry delivered more than ``max_deliveries`` times, or
