@@ -14,14 +14,17 @@ The loop, in the order it runs::
 
 Read-ahead: a full batch means more is waiting, so while the handler works on
 it (a sink waiting on its database, an fsync) a second thread reads and
-decodes the next batch, without blocking. The handler still sees one batch at
-a time, in stream order, and a batch is acknowledged only after the handler
-returned for it; the one read ahead is in hand as well (pending with this
-consumer, under the same lease), and a stop finishes both. A read that comes
-back short or empty reads nothing ahead, so an idle stream costs no extra
-round trip and a trickle of entries keeps its latency. ``read_ahead=False``
-keeps one batch in hand: for slow handlers (seconds a batch) sharing a short
-stream, where a replica holding a second batch keeps it from an idle one.
+decodes the next batch, without blocking. It does so while handling a batch
+takes longer than reading one: a handler quicker than the read leaves no wait
+to overlap, and the second thread would only compete for the interpreter.
+The handler still sees one batch at a time, in stream order, and a batch is
+acknowledged only after the handler returned for it; the one read ahead is in
+hand as well (pending with this consumer, under the same lease), and a stop
+finishes both. A read that comes back short or empty reads nothing ahead, so
+an idle stream costs no extra round trip and a trickle of entries keeps its
+latency. ``read_ahead=False`` keeps one batch in hand: for slow handlers
+(seconds a batch) sharing a short stream, where a replica holding a second
+batch keeps it from an idle one.
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry delivered more than ``max_deliveries`` times, or
@@ -228,6 +231,10 @@ class GroupConsumer:
         #: The thread that reads ahead (started on the first full batch), and its read.
         self._reader: ThreadPoolExecutor | None = None
         self._ahead: Future[_Batch] | None = None
+        #: Seconds the last read of new entries took (read, parse, decode), and
+        #: whether the last batch's handling outlasted it.
+        self._read_s = 0.0
+        self._worth_reading_ahead = False
 
     # -- control ------------------------------------------------------------
 
@@ -344,15 +351,21 @@ class GroupConsumer:
         if batch is None:
             batch = self._read_batch(block_ms)
         full = len(batch.entries) == self.settings.batch_size
-        if full and self.settings.read_ahead and not self._stop.is_set():
+        if full and self._worth_reading_ahead and not self._stop.is_set():
             if self._reader is None:
                 self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
             self._ahead = self._reader.submit(self._read_batch, None)
+        started = time.perf_counter()
         self._finish(batch)
+        # Reading ahead pays when the handler waits longer than a read takes (a
+        # sink's commit); a quicker handler would only share the CPU with it.
+        handled_s = time.perf_counter() - started
+        self._worth_reading_ahead = self.settings.read_ahead and handled_s > self._read_s
         return len(batch.entries)
 
     def _read_batch(self, block_ms: int | None) -> _Batch:
         """Read and decode new entries (in the read-ahead thread too: it touches no stats)."""
+        started = time.perf_counter()
         if self._raw:
             block = () if block_ms is None else ("BLOCK", block_ms)
             reply = run_raw(self.client, *self._read_head, *block, "STREAMS", self._stream, ">")
@@ -365,7 +378,9 @@ class GroupConsumer:
                 block=block_ms,
             )
         self.stats.last_progress = time.monotonic()
-        return self._prepare(_entries(reply), counts=None)
+        batch = self._prepare(_entries(reply), counts=None)
+        self._read_s = time.perf_counter() - started
+        return batch
 
     def _take_ahead(self) -> _Batch | None:
         """The batch read ahead once it is in (raising what its read raised); ``None``: none."""

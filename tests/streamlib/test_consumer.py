@@ -57,25 +57,53 @@ def test_acks_only_after_the_handler_returned(client: redis.Redis, settings) -> 
     assert consumer.stats.acked == consumer.stats.read == 120
 
 
-def test_the_next_batch_is_read_ahead_while_the_handler_works(
+#: How long a "slow sink" takes a batch: far longer than reading one, on any machine.
+SLOW_BATCH_S = 0.5
+
+
+def test_a_slow_handler_gets_the_next_batch_read_ahead(
     client: redis.Redis, settings: StreamSettings
 ) -> None:
-    keys = fill(client, settings, 120)
+    keys = fill(client, settings, 150)
     batches: list[list[str]] = []
 
     def handler(batch: Sequence[Message]) -> None:
-        if not batches:  # the first, full batch: the next one arrives meanwhile
-            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
         batches.append([m.envelope.key for m in batch])
+        if len(batches) == 1:  # a slow sink: handling outlasts reading from now on,
+            threading.Event().wait(SLOW_BATCH_S)
+        elif len(batches) == 2:  # so the third batch comes in while this one is here
+            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
 
     consumer = GroupConsumer(client, settings, handler)
     consumer.run(burst=True)
     # The handler still sees one batch at a time, in stream order.
-    assert [len(b) for b in batches] == [50, 50, 20]
+    assert [len(b) for b in batches] == [50, 50, 50]
     assert [k for b in batches for k in b] == keys
     assert pending(client, settings) == 0
-    assert consumer.stats.read == consumer.stats.acked == 120
+    assert consumer.stats.read == consumer.stats.acked == 150
     assert consumer.stats.redelivered == 0
+
+
+def test_stop_finishes_the_batch_read_ahead_too(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    fill(client, settings, 200)
+    batches: list[int] = []
+    consumer = GroupConsumer(client, settings, lambda batch: None)
+
+    def handler(batch: Sequence[Message]) -> None:
+        batches.append(len(batch))
+        if len(batches) == 1:
+            threading.Event().wait(SLOW_BATCH_S)  # a slow sink
+        elif len(batches) == 2:
+            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
+            consumer.stop()
+
+    consumer.handler = handler
+    consumer.run()
+    assert batches == [50, 50, 50]  # the batch in hand, then the one read ahead
+    assert pending(client, settings) == 0  # both acknowledged
+    assert client.xinfo_groups(settings.stream)[0]["lag"] == 50  # nothing more was read
 
 
 def test_without_read_ahead_one_batch_is_in_hand(
@@ -85,6 +113,7 @@ def test_without_read_ahead_one_batch_is_in_hand(
     pending_during: list[int] = []
 
     def handler(batch: Sequence[Message]) -> None:
+        threading.Event().wait(SLOW_BATCH_S)  # slow enough to read ahead, were it on
         pending_during.append(pending(client, settings))
 
     consumer = GroupConsumer(client, settings.replace(read_ahead=False), handler)
@@ -274,12 +303,9 @@ def test_stop_finishes_and_acks_the_batch_in_hand(
     release.set()
     runner.join(30)
     assert not runner.is_alive()
-    # Stopped reading after the batch in hand and the one read ahead meanwhile...
-    assert batches == [50, 50]
-    assert pending(client, settings) == 0  # ...which were both acknowledged
-    assert consumer.stats.acked == 100
-    group = client.xinfo_groups(settings.stream)[0]
-    assert group["lag"] == 20  # the rest was never read
+    assert batches == [50]  # stopped reading after the batch in hand...
+    assert pending(client, settings) == 0  # ...which was acknowledged
+    assert consumer.stats.acked == 50
 
 
 def test_a_clean_end_leaves_the_group_unless_entries_are_still_pending(
@@ -296,13 +322,11 @@ def test_a_clean_end_leaves_the_group_unless_entries_are_still_pending(
         return BatchResult(failed={m.id: "kept pending" for m in batch})
 
     keeper = GroupConsumer(client, slow.replace(consumer="keeper", batch_size=4), keep_and_stop)
-    # Stops cleanly after its first batch and the one read ahead, which both stay
-    # pending with it.
-    keeper.run()
+    keeper.run()  # stops cleanly after its first batch, which stays pending with it
     drainer = GroupConsumer(client, slow.replace(consumer="drainer"), lambda batch: None)
-    drainer.run(burst=True)  # drained the other 2, holds nothing
+    drainer.run(burst=True)  # drained the other 6, holds nothing
     assert names() == {"keeper"}
-    assert drainer.stats.acked == 2
+    assert drainer.stats.acked == 6
 
     idle = GroupConsumer(client, slow.replace(consumer="idle"), lambda batch: None)
     thread = in_thread(idle)
@@ -311,7 +335,7 @@ def test_a_clean_end_leaves_the_group_unless_entries_are_still_pending(
     thread.join(30)
     assert names() == {"keeper"}  # a stopped replica with nothing pending left too
     held = client.xpending_range(settings.stream, settings.group, "-", "+", 10, "keeper")
-    assert len(held) == 8  # the keeper's entries are still there to reclaim
+    assert len(held) == 4  # the keeper's entries are still there to reclaim
 
 
 def test_waits_out_a_failover_instead_of_crashing(
