@@ -9,24 +9,29 @@ validation is *rejected*: it goes to the dead-letter stream with the
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from streamlib import Message
 
 QUOTE = "quote"
 AUTHOR = "author"
 
+#: ``tuple.__new__``: builds a named tuple from its values without calling its ``__new__``.
+_new_tuple = tuple.__new__
+
 
 class InvalidRecord(ValueError):
     """An envelope that can't become a record; ``str()`` is the reason."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Quote:
-    """One quote, keyed on the envelope's ``key``."""
+# Named tuples, not dataclasses: the consumer builds one per entry, and a
+# quote is built in 0.14 us by ``_new_tuple`` against 0.96 us for a frozen
+# dataclass, whose ``__init__`` sets each field through ``object.__setattr__``.
+
+
+class Quote(NamedTuple):
+    """One quote, keyed on the envelope's ``key`` (fields in the ``quotes`` table's order)."""
 
     key: str
     text: str
@@ -37,8 +42,7 @@ class Quote:
     stream_id: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Author:
+class Author(NamedTuple):
     """One author page, keyed on the envelope's ``key``."""
 
     key: str
@@ -51,11 +55,10 @@ class Author:
     goodreads_url: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """A record of a type the service does not model, keyed on type and key."""
 
-    type: str
+    type: str  # the envelope's name, builtin shadowed on purpose
     key: str
     #: The envelope's ``data`` as it came (a JSON object).
     data: Mapping[str, Any]
@@ -63,9 +66,6 @@ class Item:
 
 
 Record = Quote | Author | Item
-
-#: A character no sink can store: NUL (PostgreSQL text) or a lone surrogate (UTF-8).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def to_record(message: Message) -> Record:
@@ -107,10 +107,11 @@ def _checked_quote(data: Mapping[str, Any], key: str, stream_id: str) -> Quote:
 def _well_formed_quote(data: Mapping[str, Any], key: str, stream_id: str) -> Quote | None:
     """The quote when ``data`` passes every check, tested in one pass; else ``None``.
 
-    The common case, cheaply: no per-field calls, one scan for unstorable
-    characters over all the strings. ``None`` sends ``to_record`` through the
-    field-by-field checks (``_checked_quote``), which find the first problem
-    and word its reason (or build the same quote, were this test too strict).
+    The common case, cheaply: the type and emptiness tests inline, one
+    storability test per string (``_storable_text``), no reasons worded.
+    ``None`` sends ``to_record`` through the field-by-field checks
+    (``_checked_quote``), which find the first problem and word its reason
+    (or build the same quote, were this test too strict).
     """
     text, author = data.get("text"), data.get("author")
     tags, author_url, page_url = data.get("tags"), data.get("author_url"), data.get("page_url")
@@ -126,16 +127,16 @@ def _well_formed_quote(data: Mapping[str, Any], key: str, stream_id: str) -> Quo
         and author
         and not text.isspace()
         and not author.isspace()
+        and _storable_text(text)
+        and _storable_text(author)
+        and (author_url is None or _storable_text(author_url))
+        and (page_url is None or _storable_text(page_url))
     ):
         return None
-    try:
-        # TypeError: a tag that is not a string.
-        everything = "\n".join([text, author, author_url or "", page_url or "", *tags])
-    except TypeError:
-        return None
-    if _UNSTORABLE.search(everything):
-        return None
-    return Quote(key, text, author, tuple(tags), author_url, page_url, stream_id)
+    for tag in tags:
+        if not (isinstance(tag, str) and _storable_text(tag)):
+            return None
+    return _new_tuple(Quote, (key, text, author, tuple(tags), author_url, page_url, stream_id))
 
 
 def _required(data: Mapping[str, Any], name: str, kind: str) -> str:
@@ -182,8 +183,19 @@ def _storable(value: str, name: str, kind: str) -> str:
     """
     if "\x00" in value:
         raise InvalidRecord(f"invalid {kind}: {name!r} contains a NUL character")
+    if not _storable_text(value):
+        raise InvalidRecord(f"invalid {kind}: {name!r} is not valid Unicode")
+    return value
+
+
+def _storable_text(value: str) -> bool:
+    """Whether every sink can store ``value`` (see ``_storable``), as a yes or no."""
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidRecord(f"invalid {kind}: {name!r} is not valid Unicode") from None
-    return value
+        return False
+    return True

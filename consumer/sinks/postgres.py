@@ -1,12 +1,13 @@
 """PostgreSQL sink (psycopg 3, the ``postgres`` extra).
 
 One connection per replica; each batch is upserted in one transaction and
-``store`` returns after COMMIT. A batch is set-based: its rows (repeats of
-a key folded first, as upserting them one by one would leave the row) are
-COPYed into a temporary staging table of the connection, emptied at each
-commit, then upserted from it by one ``INSERT ... SELECT ... ON CONFLICT``
-per table, instead of one statement per row. The URL's
-password never reaches a log line.
+``store`` returns after COMMIT. A batch is set-based: one
+``INSERT ... SELECT ... ON CONFLICT`` per table, instead of one statement
+per row, takes the table's rows (repeats of a key folded first, as
+upserting them one by one would leave the row) as a ``jsonb`` array of rows,
+one parameter (``FromJson``); the batch's tables are upserted by one
+statement (``WITH``), which PostgreSQL runs as a transaction of its own: one
+round trip a batch. The URL's password never reaches a log line.
 
 Errors are told apart for the consumer: a record the database refuses
 (``IntegrityError``, SQLSTATE class 23; ``DataError``, class 22: a value too
@@ -27,17 +28,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from streamlib import ConfigError, OutageError, RecordError, mask_url
+from streamlib.jsonutil import dumps as json_dumps
 
 from ..records import Author, Item, Quote
 from . import sql
 
 try:
     import psycopg
+    from psycopg.types.json import Jsonb
 except ImportError:  # pragma: no cover - depends on the installed extras
     psycopg = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
+#: The most JSON one statement takes: one ``jsonb`` value can't pass 256 MiB,
+#: one statement with its parameters 1 GiB.
+MAX_JSON_BYTES = 64 << 20
 #: Serialises concurrent ``CREATE TABLE IF NOT EXISTS`` of several replicas
 #: (without it two can collide on the catalog's unique index).
 SCHEMA_LOCK = 0x71756F74  # "quot"
@@ -46,7 +52,9 @@ SCHEMA_LOCK = 0x71756F74  # "quot"
 class PostgresSink:
     """Upserts each batch into ``quotes``, ``authors`` and ``records`` in one transaction."""
 
-    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: int = 10, max_json_bytes: int = MAX_JSON_BYTES
+    ) -> None:
         if psycopg is None:
             raise ConfigError(
                 "the postgresql sink needs psycopg 3: pip install 'quotestream[postgres]'"
@@ -54,11 +62,10 @@ class PostgresSink:
         self.url = url
         self.description = mask_url(url)
         self._connect_timeout = connect_timeout
-        self._quotes = Staged("quotes", sql.QUOTE_COLUMNS)
-        self._authors = Staged("authors", sql.AUTHOR_COLUMNS)
-        self._records = Staged("records", sql.RECORD_COLUMNS)
-        #: Staging tables made in this connection's session (see ``Staged``).
-        self._made: set[str] = set()
+        self._max_json_bytes = max_json_bytes
+        self._quotes = FromJson("quotes", sql.QUOTE_COLUMNS)
+        self._authors = FromJson("authors", sql.AUTHOR_COLUMNS)
+        self._records = FromJson("records", sql.RECORD_COLUMNS)
         self._conn = self._connect()
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
@@ -80,7 +87,6 @@ class PostgresSink:
             raise OutageError(f"PostgreSQL at {self.description}: {_reason(exc)}") from None
         except psycopg.ProgrammingError as exc:  # a malformed URL
             raise ConfigError(f"invalid PostgreSQL URL {self.description}: {exc}") from None
-        self._made.clear()  # a new session: no staging table yet
         return conn
 
     def store(
@@ -93,7 +99,6 @@ class PostgresSink:
         try:
             self._upsert(quotes, authors, items)
         except psycopg.Error as exc:
-            self._made.clear()  # a staging table made by the failed transaction is gone
             if isinstance(exc, psycopg.IntegrityError | psycopg.DataError):
                 raise RecordError(_reason(exc)) from exc
             with contextlib.suppress(psycopg.Error):
@@ -103,69 +108,102 @@ class PostgresSink:
     def _upsert(
         self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item]
     ) -> None:
-        now = datetime.now(UTC)
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            if quotes:
-                rows = [sql.quote_row(q, now) for q in quotes]
-                self._quotes.upsert(cur, rows, now, self._made)
-            if authors:
-                rows = [sql.author_row(a, now) for a in authors]
-                self._authors.upsert(cur, rows, now, self._made)
-            if items:
-                rows = [sql.record_row(i, now, sql.json_text) for i in items]
-                self._records.upsert(cur, rows, now, self._made)
+        limit = self._max_json_bytes
+        tables = (
+            (self._quotes, sql.quote_rows(quotes)),
+            (self._authors, sql.author_rows(authors)),
+            (self._records, sql.record_rows(items)),
+        )
+        parts = [
+            (upsert, array)
+            for upsert, rows in tables
+            if rows
+            for array in upsert.arrays(rows, limit)
+        ]
+        statements = _statements(parts, datetime.now(UTC), limit)
+        # A statement alone is a transaction of its own; several share one.
+        block = self._conn.transaction() if len(statements) > 1 else contextlib.nullcontext()
+        with block, self._conn.cursor() as cur:
+            for statement, params in statements:
+                cur.execute(statement, params, prepare=True)
 
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
 
 
-class Staged:
-    """One table's set-based upsert: COPY into ``pg_temp.<table>_staged``, then one upsert.
+class FromJson:
+    """One table's set-based upsert of a batch's rows, passed as ``jsonb`` arrays.
 
-    The staging table has the table's columns but ``stored_at`` (the batch's
-    one time, a parameter), all as ``TEXT`` but ``data`` (``JSONB``), and no
-    constraints: whatever the table refuses, its upsert refuses, so a record
-    error is raised by one statement of the batch's transaction as before.
-
-    A staging table is made when its session first needs it: PostgreSQL
-    empties every ``ON COMMIT DELETE ROWS`` table of the session at each
-    commit, a truncation each (about 0.5 ms), so a sink that only ever sees
-    quotes keeps only the quotes' one.
+    ``INSERT INTO table (...) SELECT r->>0, r->>1, ..., <stored_at> FROM
+    jsonb_array_elements(<rows>) AS r ON CONFLICT ...``: each row a JSON
+    array of the table's columns but ``stored_at`` (the batch's one time, a
+    parameter of its own), strings or null; ``data`` is the record's JSON
+    text (``sql.json_text``), cast to ``jsonb`` by the server. The client
+    encodes a table's rows in one call (orjson when installed), the server
+    parses them in one. Whatever the table refuses, the statement refuses.
     """
 
     def __init__(self, table: str, columns: Sequence[str]) -> None:
         assert columns[-1] == "stored_at", columns
-        self.table = table
-        self.columns = columns
-        staged = columns[:-1]
-        name = f"pg_temp.{table}_staged"
-        types = ", ".join(f"{c} {'JSONB' if c == 'data' else 'TEXT'}" for c in staged)
-        self.create = (
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table}_staged ({types}) ON COMMIT DELETE ROWS"
+        #: The columns a row holds: all but ``stored_at``.
+        self.fields = tuple(columns[:-1])
+        values = ", ".join(
+            f"(r->>{i})::jsonb" if c == "data" else f"r->>{i}" for i, c in enumerate(self.fields)
         )
-        self.copy = f"COPY {name} ({', '.join(staged)}) FROM STDIN"
-        source = f"SELECT {', '.join(staged)}, %s::timestamptz FROM {name}"
+        source = f"SELECT {values}, %s::timestamptz FROM jsonb_array_elements(%s) AS r"
+        #: Its parameters: ``stored_at``, then the rows (``jsonb``).
         self.statement = sql.upsert_from(table, columns, source)
 
-    def upsert(
-        self,
-        cur: psycopg.Cursor[tuple[object, ...]],
-        rows: list[tuple[object, ...]],
-        now: datetime,
-        made: set[str],
-    ) -> None:
-        """Upsert ``rows`` (``columns`` order, ``stored_at`` last) in ``cur``'s transaction.
+    def arrays(self, rows: list[tuple[object, ...]], max_bytes: int) -> list[bytes]:
+        """``rows`` (``fields`` order), repeats folded, as JSON arrays of at most ``max_bytes``.
 
-        ``made``: the staging tables the session has; this one is added.
+        One array unless the rows' JSON passes ``max_bytes`` (then halves,
+        and so on, down to one row however long).
         """
-        if self.table not in made:
-            cur.execute(self.create)
-            made.add(self.table)
-        with cur.copy(self.copy) as copy:
-            for row in sql.merge_repeats(rows, self.columns):
-                copy.write_row(row[:-1])
-        cur.execute(self.statement, (now,), prepare=True)
+        return self._split(sql.merge_repeats(rows, self.fields), max_bytes)
+
+    def _split(self, rows: list[tuple[object, ...]], max_bytes: int) -> list[bytes]:
+        array = json_dumps(rows)
+        if len(array) <= max_bytes or len(rows) == 1:
+            return [array]
+        half = len(rows) // 2
+        return self._split(rows[:half], max_bytes) + self._split(rows[half:], max_bytes)
+
+
+def _statements(
+    parts: Sequence[tuple[FromJson, bytes]], stored_at: datetime, max_bytes: int
+) -> list[tuple[str, list[object]]]:
+    """``(statement, parameters)`` upserting every part, as few as fit ``max_bytes`` of JSON each.
+
+    Parts that fit together are one statement: all but the last upsert in a
+    ``WITH`` (data-modifying sub-statements, each run once, to completion).
+    """
+    groups: list[list[tuple[FromJson, bytes]]] = []
+    size = 0
+    for part in parts:
+        if not groups or size + len(part[1]) > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(part)
+        size += len(part[1])
+    statements = []
+    for group in groups:
+        *first, (last, _) = group
+        ctes = ", ".join(
+            f"upsert{i} AS ({upsert.statement})" for i, (upsert, _) in enumerate(first)
+        )
+        text = f"WITH {ctes} {last.statement}" if first else last.statement
+        params: list[object] = []
+        for _, array in group:
+            params += (stored_at, Jsonb(array, dumps=_encoded))
+        statements.append((text, params))
+    return statements
+
+
+def _encoded(array: bytes) -> bytes:
+    """The JSON ``FromJson`` encoded already, as psycopg's ``Jsonb`` sends it."""
+    return array
 
 
 def _reason(exc: psycopg.Error) -> str:

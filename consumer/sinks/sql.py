@@ -12,8 +12,8 @@ after a table was first made are added to it on start (``COLUMNS_ADDED``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -115,21 +115,24 @@ def key_columns(columns: Sequence[str]) -> tuple[str, ...]:
 
 
 def merge_repeats(
-    rows: Iterable[tuple[object, ...]], columns: Sequence[str]
+    rows: list[tuple[object, ...]], columns: Sequence[str]
 ) -> list[tuple[object, ...]]:
     """One row per key, as upserting ``rows`` one by one in order would leave it.
 
     A set-based upsert can't touch one row twice, so repeats of a key within
     a batch are folded first: the later row's content wins, ``KEPT`` columns
     keep the first row's values, ``KEPT_IF_NULL`` ones the latest known value.
+    ``rows`` as they are when no key repeats (the usual batch).
     """
-    width = len(key_columns(columns))
+    key = operator.itemgetter(*range(len(key_columns(columns))))
+    if len(set(map(key, rows))) == len(rows):
+        return rows
     kept = [i for i, c in enumerate(columns) if c in KEPT]
     kept_if_null = [i for i, c in enumerate(columns) if c in KEPT_IF_NULL]
-    merged: dict[tuple[object, ...], tuple[object, ...]] = {}
+    merged: dict[object, tuple[object, ...]] = {}
     for row in rows:
-        key = row[:width]
-        first = merged.get(key)
+        k = key(row)
+        first = merged.get(k)
         if first is not None:
             new = list(row)
             for i in kept:
@@ -138,22 +141,21 @@ def merge_repeats(
                 if new[i] is None:
                     new[i] = first[i]
             row = tuple(new)
-        merged[key] = row
+        merged[k] = row
     return list(merged.values())
 
 
-def quote_row(q: Quote, stored_at: datetime | str) -> tuple[object, ...]:
-    """One ``quotes`` row in ``QUOTE_COLUMNS`` order; tags as JSON text."""
-    return (
-        q.key,
-        q.text,
-        q.author,
-        tags_json(q.tags),
-        q.author_url,
-        q.page_url,
-        q.stream_id,
-        stored_at,
-    )
+# A batch's rows, one function per table: in the table's column order, each
+# row ending with ``tail`` (``(stored_at,)``, or nothing where the time is
+# one parameter of the statement).
+
+
+def quote_rows(quotes: Iterable[Quote], tail: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """``quotes`` rows in ``QUOTE_COLUMNS`` order (a ``Quote``'s own), tags as JSON text."""
+    return [
+        (key, text, author, tags_json(tags), author_url, page_url, stream_id, *tail)
+        for key, text, author, tags, author_url, page_url, stream_id in quotes
+    ]
 
 
 def tags_json(tags: Sequence[str]) -> str:
@@ -166,28 +168,31 @@ def tags_json(tags: Sequence[str]) -> str:
     return "[" + ", ".join(map(encode_basestring, tags)) + "]"
 
 
-def author_row(a: Author, stored_at: datetime | str) -> tuple[object, ...]:
-    """One ``authors`` row in ``AUTHOR_COLUMNS`` order."""
-    return (
-        a.key,
-        a.name,
-        a.born_date,
-        a.born_location,
-        a.description,
-        a.url,
-        a.goodreads_url,
-        a.stream_id,
-        stored_at,
-    )
+def author_rows(
+    authors: Iterable[Author], tail: tuple[object, ...] = ()
+) -> list[tuple[object, ...]]:
+    """``authors`` rows in ``AUTHOR_COLUMNS`` order."""
+    return [
+        (
+            a.key,
+            a.name,
+            a.born_date,
+            a.born_location,
+            a.description,
+            a.url,
+            a.goodreads_url,
+            a.stream_id,
+            *tail,
+        )
+        for a in authors
+    ]
+
+
+def record_rows(items: Iterable[Item], tail: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """``records`` rows in ``RECORD_COLUMNS`` order; ``data`` as JSON text (``json_text``)."""
+    return [(i.type, i.key, json_text(i.data), i.stream_id, *tail) for i in items]
 
 
 def json_text(data: Mapping[str, Any]) -> str:
     """A record's data as compact JSON text (for SQLite's JSON functions, PostgreSQL's jsonb)."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def record_row(
-    item: Item, stored_at: datetime | str, data: Callable[[Mapping[str, Any]], object]
-) -> tuple[object, ...]:
-    """One ``records`` row in ``RECORD_COLUMNS`` order; ``data`` adapts the JSON for the driver."""
-    return (item.type, item.key, data(item.data), item.stream_id, stored_at)

@@ -93,16 +93,15 @@ class SQLiteSink:
         self, quotes: Sequence[Quote], authors: Sequence[Author], items: Sequence[Item] = ()
     ) -> None:
         """Upsert the batch in one transaction; returns after COMMIT."""
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        stored_at = (datetime.now(UTC).isoformat(timespec="milliseconds"),)
 
         def write(cur: sqlite3.Cursor) -> None:
             if quotes:
-                cur.executemany(self._quotes, [sql.quote_row(q, now) for q in quotes])
+                cur.executemany(self._quotes, sql.quote_rows(quotes, stored_at))
             if authors:
-                cur.executemany(self._authors, [sql.author_row(a, now) for a in authors])
+                cur.executemany(self._authors, sql.author_rows(authors, stored_at))
             if items:
-                rows = [sql.record_row(i, now, sql.json_text) for i in items]
-                cur.executemany(self._records, rows)
+                cur.executemany(self._records, sql.record_rows(items, stored_at))
 
         try:
             self._transaction(write)

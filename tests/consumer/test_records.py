@@ -112,6 +112,7 @@ GOOD_QUOTES: list[dict[str, object]] = [
     },
     {"text": " x ", "author": "a", "tags": None, "author_url": None, "page_url": None, "url": 5},
     {"text": "😀", "author": "a", "tags": ["\u2028"], "extra": [1]},
+    {"text": "“x”", "author": "Zoë", "tags": ["é", "a"], "author_url": "é", "page_url": "😀"},
 ]
 BAD_QUOTES: list[dict[str, object]] = [
     {},
@@ -130,6 +131,12 @@ BAD_QUOTES: list[dict[str, object]] = [
     {"text": "t", "author": "a", "author_url": "\ud83d"},
     {"text": "t", "author": "a", "page_url": "p\x00"},
     {"text": "t", "author": "a\ud800"},
+    {"text": "“t”\x00", "author": "a"},
+    {"text": "t", "author": "Zoë\ud800"},
+    {"text": "t", "author": "a", "author_url": "é\x00"},
+    {"text": "t", "author": "a", "page_url": "é\udc00"},
+    {"text": "t", "author": "a", "tags": ["é\x00"]},
+    {"text": "t", "author": "a", "tags": ["é", "\ud800é"]},
 ]
 
 

@@ -13,7 +13,7 @@ import pytest
 from consumer.records import Author, Item, Quote
 from consumer.sinks import Sink, describe, open_sink
 from consumer.sinks.sqlite import SQLiteSink
-from streamlib import ConfigError, OutageError
+from streamlib import ConfigError, OutageError, RecordError
 
 
 def q(key: str, stream_id: str, text: str = "t", tags: tuple[str, ...] = ("a",)) -> Quote:
@@ -69,11 +69,68 @@ def test_sql_sink_creates_tables_and_stores(sql_sink: tuple[Sink, Callable]) -> 
     ],
 )
 def test_tags_are_stored_as_json_dumps_writes_them(tags: tuple[str, ...]) -> None:
-    from consumer.sinks.sql import quote_row
+    from consumer.sinks.sql import quote_rows
 
-    row = quote_row(q("k", "1-0", tags=tags), "now")
+    [row] = quote_rows([q("k", "1-0", tags=tags)], ("now",))
     assert row[3] == json.dumps(list(tags), ensure_ascii=False)
     assert tuple(json.loads(str(row[3]))) == tags
+
+
+#: Every kind of character a JSON string escapes, and some it does not.
+ODD = 'say "hi" back\\slash tab\tnew\nline cr\r \x01\x1f\x7f é😀\u2028 “x”'
+
+
+def test_awkward_strings_are_stored_exactly(sql_sink: tuple[Sink, Callable]) -> None:
+    """What reaches a column is the record's string itself (PostgreSQL: through a jsonb array)."""
+    sink, query = sql_sink
+    book = {"title": ODD, "n": [1, 2.5, None, True], "nested": {ODD: ODD}}
+    sink.store(
+        [Quote("k1", ODD, ODD, (ODD, ""), ODD, None, "1-0")],
+        [Author("j", ODD, None, ODD, "", ODD, "2-0", ODD)],
+        [Item("book", ODD, book, "3-0")],
+    )
+    assert query("SELECT key, text, author, tags, author_url, page_url FROM quotes") == [
+        ("k1", ODD, ODD, json.dumps([ODD, ""], ensure_ascii=False), ODD, None)
+    ]
+    authors = "SELECT name, born_date, born_location, description, url, goodreads_url FROM authors"
+    assert query(authors) == [(ODD, None, ODD, "", ODD, ODD)]
+    [(key, data)] = query("SELECT key, data FROM records")
+    assert key == ODD and (data if isinstance(data, dict) else json.loads(data)) == book
+
+
+def test_rows_hold_each_records_fields_in_their_tables_column_order() -> None:
+    from consumer.sinks import sql
+
+    quote = Quote("k", "text", "author", ("t",), "au", "pu", "1-0")
+    author = Author("k", "name", "bd", "bl", "desc", "url", "1-0", "gr")
+    item = Item("book", "k", {"x": 1}, "1-0")
+    expected = [
+        (sql.quote_rows([quote], ("now",)), sql.QUOTE_COLUMNS, quote._asdict(), {"tags": '["t"]'}),
+        (sql.author_rows([author], ("now",)), sql.AUTHOR_COLUMNS, author._asdict(), {}),
+        (
+            sql.record_rows([item], ("now",)),
+            sql.RECORD_COLUMNS,
+            item._asdict(),
+            {"data": '{"x":1}'},
+        ),
+    ]
+    for [row], columns, fields, adapted in expected:
+        assert dict(zip(columns, row, strict=True)) == {**fields, **adapted, "stored_at": "now"}
+    assert sql.quote_rows([quote]) == [sql.quote_rows([quote], ("now",))[0][:-1]]
+
+
+def test_repeats_are_folded_by_the_whole_key() -> None:
+    from consumer.sinks.sql import merge_repeats
+
+    columns = ("type", "key", "data", "stream_id")
+    distinct = [("book", "k", "1", "1-0"), ("review", "k", "2", "1-1"), ("book", "j", "3", "1-2")]
+    assert merge_repeats(distinct, columns) == distinct
+    repeated = [*distinct, ("book", "k", "4", "1-3")]
+    assert merge_repeats(repeated, columns) == [
+        ("book", "k", "4", "1-0"),
+        ("review", "k", "2", "1-1"),
+        ("book", "j", "3", "1-2"),
+    ]
 
 
 def test_sql_sink_upserts_on_key_keeping_the_first_stream_id(
@@ -127,6 +184,15 @@ def test_sql_sink_batch_is_one_transaction(sql_sink: tuple[Sink, Callable]) -> N
     assert query("SELECT count(*) FROM quotes") == [(0,)]
     sink.store([q("k1", "1-0")], [])  # the sink is usable after a failed batch
     assert query("SELECT count(*) FROM quotes") == [(1,)]
+
+
+def test_sql_sink_batch_is_one_transaction_across_tables(sql_sink: tuple[Sink, Callable]) -> None:
+    sink, query = sql_sink
+    bad = Author("j", None, None, None, None, None, "2-0")  # type: ignore[arg-type] # NOT NULL
+    with pytest.raises(Exception, match=r"(?i)null"):
+        sink.store([q("k1", "1-0")], [bad], [Item("book", "b", {"n": 1}, "3-0")])
+    assert query("SELECT count(*) FROM quotes") == [(0,)]
+    assert query("SELECT count(*) FROM records") == [(0,)]
 
 
 def test_sqlite_sink_is_in_wal_mode(tmp_path: Path) -> None:
@@ -253,6 +319,50 @@ def test_other_record_types_go_to_one_table_upserted_on_type_and_key(
     ]
 
 
+@pytest.mark.postgres
+def test_data_postgresql_refuses_as_jsonb_is_a_record_error(pg_url: str) -> None:
+    """NaN: the standard library's JSON reads and writes it, jsonb does not."""
+    sink = open_sink(pg_url)
+    try:
+        with pytest.raises(RecordError, match=r"invalid input syntax for type json"):
+            sink.store([q("k1", "1-0")], [], [Item("reading", "r1", {"v": float("nan")}, "2-0")])
+        sink.store([q("k1", "1-0")], [], [Item("reading", "r1", {"v": 1.5}, "2-0")])
+        with psycopg.connect(pg_url) as conn:
+            assert conn.execute("SELECT count(*) FROM quotes").fetchone() == (1,)
+            assert conn.execute("SELECT data FROM records").fetchall() == [({"v": 1.5},)]
+    finally:
+        sink.close()
+
+
+@pytest.mark.postgres
+def test_a_batch_past_the_json_limit_goes_in_several_statements_of_one_transaction(
+    pg_url: str,
+) -> None:
+    from consumer.sinks import sql
+    from consumer.sinks.postgres import FromJson, PostgresSink
+
+    quotes = [q(f"k{n:02}", f"{n}-0", text="x" * 100) for n in range(20)]
+    rows = sql.quote_rows(quotes)
+    arrays = FromJson("quotes", sql.QUOTE_COLUMNS).arrays(rows, 1_000)
+    assert len(arrays) > 2 and all(len(array) <= 1_000 for array in arrays)
+    assert [tuple(row) for array in arrays for row in json.loads(array)] == rows
+
+    sink = PostgresSink(pg_url, max_json_bytes=1_000)
+    try:
+        again = q("k03", "99-0", text="again")
+        sink.store([*quotes, again], [a("j", "30-0")], [Item("book", "b", {"n": 1}, "31-0")])
+        bad = Quote("k99", None, "auth", (), None, None, "40-1")  # type: ignore[arg-type] # NOT NULL
+        with pytest.raises(RecordError, match="null"):  # in the last statement: all rolled back
+            sink.store([q("k50", "40-0", text="y" * 900), bad], [a("i", "41-0")])
+    finally:
+        sink.close()
+    with psycopg.connect(pg_url) as conn:
+        stored = conn.execute("SELECT key, text, stream_id FROM quotes ORDER BY key").fetchall()
+        assert conn.execute("SELECT key FROM authors").fetchall() == [("j",)]
+        assert conn.execute("SELECT data FROM records").fetchall() == [({"n": 1},)]
+    assert stored == [(f"k{n:02}", "again" if n == 3 else "x" * 100, f"{n}-0") for n in range(20)]
+
+
 def test_a_known_goodreads_link_is_not_forgotten(sql_sink: tuple[Sink, Callable]) -> None:
     """An author crawled from a variant that shows no Goodreads link keeps the known one."""
     sink, query = sql_sink
@@ -291,10 +401,11 @@ def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
     book = {"title": odd, "isbn": ["978", 1, None, True], "nested": {"k": odd}}
     path = tmp_path / "quotes.jsonl"
     sink = open_sink(f"jsonl:{path}")
-    sink.store([quote], [author], [Item("book", "b", book, "3-0")])
+    bare = Quote("k2", "t", "a", (), None, None, "1-1")
+    sink.store([quote, bare], [author], [Item("book", "b", book, "3-0")])
     sink.close()
     lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines[3] == ""
+    assert lines[4] == ""
     stored_at = json.loads(lines[0])["stored_at"]
     expected = [
         {
@@ -309,6 +420,13 @@ def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
                 "author_url": None,
                 "page_url": odd,
             },
+        },
+        {
+            "type": "quote",
+            "key": "k2",
+            "stream_id": "1-1",
+            "stored_at": stored_at,
+            "data": {"text": "t", "author": "a", "tags": [], "author_url": None, "page_url": None},
         },
         {
             "type": "author",
@@ -326,7 +444,7 @@ def test_jsonl_lines_are_what_json_dumps_writes(tmp_path: Path) -> None:
         },
         {"type": "book", "key": "b", "stream_id": "3-0", "stored_at": stored_at, "data": book},
     ]
-    assert lines[:3] == [json.dumps(doc, ensure_ascii=False) for doc in expected]
+    assert lines[:4] == [json.dumps(doc, ensure_ascii=False) for doc in expected]
 
 
 @pytest.mark.parametrize(
