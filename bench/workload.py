@@ -10,8 +10,6 @@ from collections.abc import Iterator
 
 import redis
 
-from producer.envelopes import ItemKinds
-from producer.items import QuoteItem
 from streamlib import Envelope, encode, fingerprint
 
 _PROSE = (
@@ -111,6 +109,11 @@ def quote_envelopes(count: int) -> Iterator[Envelope]:
     by the pipeline's own ``ItemKinds``. Keys are distinct, so a sink
     inserts ``count`` new rows (a first crawl).
     """
+    # Imported here, in the process that fills the stream: the pipeline's
+    # modules bring Scrapy, which the measured workers must not carry.
+    from producer.envelopes import ItemKinds
+    from producer.items import QuoteItem
+
     kinds = ItemKinds()
     rng = random.Random(7)
     for i in range(count):
