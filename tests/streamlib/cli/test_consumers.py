@@ -7,7 +7,7 @@ import contextlib
 import redis
 
 from streamlib import StreamSettings
-from tests.streamlib.cli.conftest import P, Run, as_json, parts, produce
+from tests.streamlib.cli.conftest import P, Run, as_json, parts, produce, target_args
 from tests.support.helpers import wait_for
 
 
@@ -74,12 +74,7 @@ def test_prune_takes_options_before_the_subcommand(
     died_between_batches(client, settings, "gone")
     result = run(
         "consumers",
-        "--redis-url",
-        settings.redis_url,
-        "--stream",
-        settings.stream,
-        "--group",
-        settings.group,
+        *target_args(settings),  # given to the group, before the subcommand
         "prune",
         "--idle",
         "0",
