@@ -364,7 +364,7 @@ class GroupConsumer:
         return len(batch.entries)
 
     def _read_batch(self, block_ms: int | None) -> _Batch:
-        """Read and decode new entries (in the read-ahead thread too: it touches no stats)."""
+        """Read and decode new entries (in the read-ahead thread too: it counts nothing)."""
         started = time.perf_counter()
         if self._raw:
             block = () if block_ms is None else ("BLOCK", block_ms)
