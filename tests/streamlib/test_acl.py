@@ -21,6 +21,7 @@ from streamlib import (
     connect,
 )
 from streamlib.cli import cli
+from streamlib.flow import GroupLag, LagLimits, Throttle
 from streamlib.testing import LocalRedis
 from tests.support.helpers import quote, wait_for
 
@@ -189,6 +190,34 @@ def test_acl_file_from_streamctl_loads_in_redis_with_the_default_user_off(
     assert checker.ping()
     with pytest.raises(redis.exceptions.NoPermissionError):
         checker.xlen("quotes")
+
+
+def test_the_producer_role_reads_the_lag_from_an_acl_file_on_every_partition(
+    redis_factory: Callable[..., LocalRedis], tmp_path: Path
+) -> None:
+    """Flow control as the producer: XINFO GROUPS on each partition, and nothing more."""
+    users = tmp_path / "users.acl"
+    rules = {role: acl.rules(role, "quotes", "quotes:dead", 3) for role in acl.ROLES}
+    users.write_text(acl.acl_file({role: (PASSWORD, r) for role, r in rules.items()}))
+    server = redis_factory(extra_args=["--aclfile", str(users)])
+    url = f"redis://{{}}:{PASSWORD}@127.0.0.1:{server.port}/0"
+    operator, producer = connect(url.format("operator")), connect(url.format("producer"))
+    for i in range(3):
+        operator.xgroup_create(f"{{quotes:{i}}}", "g", id="0", mkstream=True)
+    PartitionedProducer(producer, "quotes", 3).send_many([quote(n) for n in range(30)])
+    lag = GroupLag(producer, "quotes", "g", partitions=3)
+    throttle = Throttle(lag, LagLimits(high=30, low=10))
+    assert throttle.check() and throttle.lag == 30 and lag.unknown_kind == ""
+    gated = PartitionedProducer(producer, "quotes", 3, group="g", max_lag=100)
+    assert len(gated.send_many([quote(n) for n in range(30, 60)])) == 30
+    assert all(p.gate is not None and p.gate.readings for p in gated.producers)
+    for call in (
+        lambda: producer.xinfo_stream("{quotes:0}"),  # XINFO GROUPS only
+        lambda: producer.xinfo_consumers("{quotes:0}", "g"),
+        lambda: producer.xpending("{quotes:0}", "g"),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            call()
 
 
 def test_acl_file_needs_every_roles_password(
