@@ -19,11 +19,12 @@ from streamlib import (
     StreamSettings,
     acl,
     connect,
+    parse_dead_letter,
 )
 from streamlib.cli import cli
 from streamlib.flow import GroupLag, LagLimits, Throttle
 from streamlib.testing import LocalRedis
-from tests.support.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for, wait_until
 
 PASSWORD = "role-Secret-7"
 
@@ -97,6 +98,32 @@ def test_consumer_runs_the_whole_loop_with_its_rule_only(server: LocalRedis) -> 
     for call in forbidden:
         with pytest.raises(redis.exceptions.NoPermissionError):
             call()
+
+
+def test_consumer_renews_its_lease_and_dead_letters_as_written_with_its_rule_only(
+    server: LocalRedis,
+) -> None:
+    # A batch held past min-idle is renewed (the lease's script: EVALSHA,
+    # SCRIPT LOAD, XPENDING, XCLAIM), and a rejected entry is read again
+    # (XRANGE) for its dead letter, both with the consumer's rule only.
+    admin = connect(server.url)
+    StreamProducer(admin, "quotes").send_many([quote(n) for n in range(3)])
+    client = user_client(server, "consumer", "quotes", "quotes:dead")
+    settings = StreamSettings(redis_url=server.url, stream="quotes", min_idle_ms=300)
+    renewed: list[bool] = []
+
+    def hold_then_reject(batch: Sequence[Message]) -> BatchResult:
+        # Renewed every 0.1 s: two renewals are due within a second.
+        renewed.append(wait_until(lambda: consumer._lease.renewals >= 2, timeout=10))
+        return BatchResult(rejected={batch[0].id: "refused"})
+
+    consumer = GroupConsumer(client, settings, hold_then_reject)
+    consumer.run(burst=True)
+    assert renewed == [True]
+    stats = consumer.stats
+    assert (stats.reclaimed, stats.acked, stats.dead_lettered) == (0, 2, 1)
+    letter = parse_dead_letter(*admin.xrange("quotes:dead")[0])
+    assert letter.fields == admin.xrange("quotes")[0][1]
 
 
 def test_consumer_and_producer_work_over_partitions_with_their_rules_only(
