@@ -466,6 +466,7 @@ def _callgrind_total(argv: list[str]) -> int:
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
             check=True,
             capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # the same start-up work in every run
         )
         for line in out.read_text().splitlines():
             if line.startswith(("summary:", "totals:")):
