@@ -12,19 +12,22 @@ The loop, in the order it runs::
         (while a batch is in hand, its lease is renewed: XCLAIM JUSTID)
     on a clean end (stopped or drained) holding nothing: XGROUP DELCONSUMER
 
-Read-ahead: a full batch means more is waiting, so while the handler works on
-it (a sink waiting on its database, an fsync) a second thread reads and
-decodes the next batch, without blocking. It does so while handling a batch
-takes longer than reading one: a handler quicker than the read leaves no wait
-to overlap, and the second thread would only compete for the interpreter.
-The handler still sees one batch at a time, in stream order, and a batch is
-acknowledged only after the handler returned for it; the one read ahead is in
-hand as well (pending with this consumer, under the same lease), and a stop
-finishes both. A read that comes back short or empty reads nothing ahead, so
-an idle stream costs no extra round trip and a trickle of entries keeps its
-latency. ``read_ahead=False`` keeps one batch in hand: for slow handlers
-(seconds a batch) sharing a short stream, where a replica holding a second
-batch keeps it from an idle one.
+Read-ahead: a full batch means more is waiting, so as soon as its reply is
+in, before it is even decoded, the read of the next batch is sent (without
+BLOCK, on a connection of its own): Redis serves it while this batch is
+decoded, handled and acknowledged, and its reply is waiting when the loop
+comes back for it. No thread: the overlap is Redis's work with the
+consumer's. The handler still sees one batch at a time, in stream order, and
+a batch is acknowledged only after the handler returned for it; the one read
+ahead is pending with this consumer too, and a stop finishes both. It is
+leased once its reply is taken, so the consumer reads ahead only while
+handling a batch takes less than a lease interval (a third of min-idle), and
+before it waits out an outage it takes that reply and leases it. A read that
+comes back short or empty reads nothing ahead, so an idle stream costs no
+extra round trip and a trickle of entries keeps its latency.
+``read_ahead=False`` keeps one batch in hand: for slow handlers sharing a
+short stream, where a replica holding a second batch keeps it from an idle
+one.
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry delivered more than ``max_deliveries`` times, or
@@ -54,11 +57,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple, cast
 
 import redis
@@ -77,7 +80,7 @@ from .deadletter import dead_letter_fields
 from .errors import ConfigError, DecodeError, OutageError, RecordError
 from .lease import Hold, Lease
 from .outage import Outages
-from .rawcmd import raw_capable, run_raw
+from .rawcmd import SentCommand, raw_capable
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -178,6 +181,34 @@ class _DeadEntry:
     envelope: Envelope | None = None
 
 
+class _ReadAhead:
+    """The read of the next batch, sent before it was needed; its reply taken once.
+
+    ``take()`` gives the entries, or raises what taking the reply raised, on
+    every call; ``hold`` is their lease once taken before a wait.
+    """
+
+    __slots__ = ("_entries", "_error", "_reply", "hold")
+
+    def __init__(self, reply: Callable[[], Any]) -> None:
+        self._reply: Callable[[], Any] | None = reply
+        self._entries: list[RawEntry] = []
+        self._error: BaseException | None = None
+        self.hold: Hold | None = None
+
+    def take(self) -> list[RawEntry]:
+        """The entries read."""
+        reply, self._reply = self._reply, None
+        if reply is not None:
+            try:
+                self._entries = _entries(reply())
+            except BaseException as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        return self._entries
+
+
 @dataclasses.dataclass(slots=True)
 class _Batch:
     """Entries read and decoded, leased until they are settled (``GroupConsumer._finish``).
@@ -233,18 +264,17 @@ class GroupConsumer:
         s = settings
         self._stream, self._group, self._me = s.stream, s.group, s.consumer
         # While the handler runs, its batch is renewed every third of min-idle (``lease``).
-        self._lease = Lease(client, s.stream, s.group, s.consumer, max(0.01, s.min_idle_ms / 3000))
+        self._lease_s = max(0.01, s.min_idle_ms / 3000)
+        self._lease = Lease(client, s.stream, s.group, s.consumer, self._lease_s)
         #: New entries are read without redis-py's per-entry dicts where the
         #: client allows it (see ``rawcmd``); a cluster client reads as usual.
         self._raw = raw_capable(client)
         self._read_head = ("XREADGROUP", "GROUP", s.group, s.consumer, "COUNT", s.batch_size)
-        #: The thread that reads ahead (started on the first full batch), and its read.
-        self._reader: ThreadPoolExecutor | None = None
-        self._ahead: Future[_Batch] | None = None
-        #: Seconds the last read of new entries took (read, parse, decode), and
-        #: whether the last batch's handling outlasted it.
-        self._read_s = 0.0
-        self._worth_reading_ahead = False
+        #: The read of the next batch, sent before it is needed (read-ahead).
+        self._ahead: _ReadAhead | None = None
+        #: Whether the last batch was handled within a lease interval (then the
+        #: consumer reads ahead: the batch read ahead is leased only once taken).
+        self._quick = False
 
     # -- control ------------------------------------------------------------
 
@@ -282,9 +312,6 @@ class GroupConsumer:
             self._loop(burst)
         finally:
             self._drop_ahead()
-            if self._reader is not None:
-                self._reader.shutdown()
-                self._reader = None
             self._lease.close()
         self._leave_group()
         log.info("consumer %s stopped: %s", self._me, self.stats)
@@ -357,75 +384,100 @@ class GroupConsumer:
 
     def _read_new(self, *, block_ms: int | None) -> int:
         """Handle the batch read ahead, or read one; returns its size."""
-        batch = self._take_ahead()
-        if batch is None:
-            batch = self._read_batch(block_ms)
-        full = batch.size == self.settings.batch_size
-        if full and self._worth_reading_ahead and not self._stop.is_set():
-            if self._reader is None:
-                self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
-            self._ahead = self._reader.submit(self._read_batch, None)
+        entries, hold = self._take_ahead()
+        if entries is None:
+            entries = self._take(self._send_read(block_ms))
+        if (
+            len(entries) == self.settings.batch_size
+            and self._quick
+            and self.settings.read_ahead
+            and not self._stop.is_set()
+        ):
+            self._read_ahead()
+        batch = self._prepare(entries, counts=None, hold=hold)
         started = time.perf_counter()
         self._finish(batch)
-        # Reading ahead pays when the handler waits longer than a read takes (a
-        # sink's commit); a quicker handler would only share the CPU with it.
-        handled_s = time.perf_counter() - started
-        self._worth_reading_ahead = self.settings.read_ahead and handled_s > self._read_s
+        self._quick = time.perf_counter() - started < self._lease_s
         return batch.size
 
-    def _read_batch(self, block_ms: int | None) -> _Batch:
-        """Read and decode new entries (in the read-ahead thread too: it counts nothing)."""
-        started = time.perf_counter()
+    def _send_read(self, block_ms: int | None) -> Callable[[], Any]:
+        """Send the read of new entries; returns what takes its reply.
+
+        A cluster client sends the command and takes its reply at once, when
+        that is called.
+        """
         if self._raw:
             block = () if block_ms is None else ("BLOCK", block_ms)
-            reply = run_raw(self.client, *self._read_head, *block, "STREAMS", self._stream, ">")
-        else:
-            reply = self.client.xreadgroup(
-                self._group,
-                self._me,
-                {self._stream: ">"},
-                count=self.settings.batch_size,
-                block=block_ms,
-            )
-        self.stats.last_progress = time.monotonic()
-        batch = self._prepare(_entries(reply), counts=None)
-        self._read_s = time.perf_counter() - started
-        return batch
+            args = (*self._read_head, *block, "STREAMS", self._stream, ">")
+            return SentCommand(self.client, *args).reply
+        return functools.partial(
+            self.client.xreadgroup,
+            self._group,
+            self._me,
+            {self._stream: ">"},
+            count=self.settings.batch_size,
+            block=block_ms,
+        )
 
-    def _take_ahead(self) -> _Batch | None:
-        """The batch read ahead once it is in (raising what its read raised); ``None``: none."""
+    def _take(self, reply: Callable[[], Any]) -> list[RawEntry]:
+        """A read's entries, as its reply holds them."""
+        entries = _entries(reply())
+        self.stats.last_progress = time.monotonic()
+        return entries
+
+    def _read_ahead(self) -> None:
+        """Send the read of the next batch now: Redis serves it while this one is handled."""
+        try:
+            self._ahead = _ReadAhead(self._send_read(None))
+        except redis.RedisError as exc:  # the batch in hand comes first; its XACK meets it
+            log.debug("could not read ahead: %s", exc)
+
+    def _take_ahead(self) -> tuple[list[RawEntry] | None, Hold | None]:
+        """The entries read ahead and their hold, if any (raising what the read raised)."""
         ahead, self._ahead = self._ahead, None
         if ahead is None:
-            return None
+            return None, None
         try:
-            batch = ahead.result()
+            entries = ahead.take()
         except REDIS_DOWN as exc:
             raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
-        if batch.size:
-            return batch
-        batch.hold.release()
-        return None  # nothing was waiting after all: read (and block) as usual
+        self.stats.last_progress = time.monotonic()
+        if entries:
+            return entries, ahead.hold
+        if ahead.hold is not None:
+            ahead.hold.release()
+        return None, None  # nothing was waiting after all: read (and block) as usual
+
+    def _lease_ahead(self) -> None:
+        """Before a wait: take the reply read ahead and lease its entries, held as well."""
+        ahead = self._ahead
+        if ahead is None or ahead.hold is not None:
+            return
+        try:
+            entries = ahead.take()
+        except redis.RedisError:
+            return  # raised again when taken: set-up then re-reads what it delivered
+        ahead.hold = self._lease.take([entry_id for entry_id, _ in entries])
 
     def _finish_ahead(self) -> None:
         """On a clean stop: the batch read ahead is in hand too, so handle it."""
         try:
-            batch = self._take_ahead()
+            entries, hold = self._take_ahead()
         except (redis.RedisError, _AheadLost) as exc:
             log.warning("the read ahead failed at stop (%s): what it read stays pending", exc)
             return
-        if batch is not None:
-            self._finish(batch)
+        if entries is not None:
+            self._finish(self._prepare(entries, counts=None, hold=hold))
 
     def _drop_ahead(self) -> None:
         """Forget the batch read ahead: its entries stay pending with this consumer."""
         ahead, self._ahead = self._ahead, None
         if ahead is None:
             return
-        try:
-            batch = ahead.result()
-        except redis.RedisError:
-            return  # a failed read: whatever it delivered is pending with us
-        batch.hold.release()
+        with contextlib.suppress(redis.RedisError):  # a failed read: pending with us as well
+            ahead.take()  # the reply is read, so its connection goes back in step
+        if ahead.hold is not None:
+            ahead.hold.release()
 
     def _read_own_pending(self) -> None:
         """Re-deliver this consumer's own pending entries (from a previous life)."""
@@ -485,7 +537,12 @@ class GroupConsumer:
         """Decode, handle, dead-letter and acknowledge entries delivered before."""
         self._finish(self._prepare(entries, counts))
 
-    def _prepare(self, entries: list[RawEntry], counts: Mapping[bytes, int] | None) -> _Batch:
+    def _prepare(
+        self,
+        entries: list[RawEntry],
+        counts: Mapping[bytes, int] | None,
+        hold: Hold | None = None,
+    ) -> _Batch:
         """Lease and decode a batch; sort out the deleted, the undecodable, the over-delivered.
 
         The hot path of the consumer: new entries (``counts is None``) are on
@@ -499,7 +556,8 @@ class GroupConsumer:
         handler rejects are read again for their dead letters.
         """
         ids = [entry_id for entry_id, _ in entries]
-        hold = self._lease.take(ids)
+        if hold is None:  # a batch read ahead may be leased already
+            hold = self._lease.take(ids)
         maximum = self.settings.max_deliveries
         messages: list[Message] = []
         dead: list[_DeadEntry] = []
@@ -643,6 +701,7 @@ class GroupConsumer:
 
     def _hold(self, component: str, reason: str, held: int, cause: BaseException) -> None:
         """One wait of an outage: record it, give up past ``max_outage``, back off."""
+        self._lease_ahead()
         seconds = self.outages.down(component, reason, held)
         limit = self.settings.max_outage
         if limit is not None and seconds >= limit:
@@ -744,6 +803,7 @@ class GroupConsumer:
             self._hold("redis", f"{type(exc).__name__}: {exc}", 0, exc)
 
     def _sleep(self, seconds: float) -> None:
+        self._lease_ahead()
         self._stop.wait(seconds)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 import redis
@@ -12,6 +13,7 @@ from streamlib import (
     BatchResult,
     GroupConsumer,
     Message,
+    OutageError,
     StreamProducer,
     StreamSettings,
     decode,
@@ -62,9 +64,12 @@ def test_acks_only_after_the_handler_returned(client: redis.Redis, settings) -> 
 
 #: How long a "slow sink" takes a batch: far longer than reading one, on any machine.
 SLOW_BATCH_S = 0.5
+#: Min-idle for the read-ahead tests: a lease interval (a third of it) is
+#: longer than any quick handler takes, so the consumer reads ahead.
+READ_AHEAD_MIN_IDLE_MS = 3_000
 
 
-def test_a_slow_handler_gets_the_next_batch_read_ahead(
+def test_the_next_batch_is_read_while_a_batch_is_handled(
     client: redis.Redis, settings: StreamSettings
 ) -> None:
     keys = fill(client, settings, 150)
@@ -72,11 +77,10 @@ def test_a_slow_handler_gets_the_next_batch_read_ahead(
 
     def handler(batch: Sequence[Message]) -> None:
         batches.append([m.envelope.key for m in batch])
-        if len(batches) == 1:  # a slow sink: handling outlasts reading from now on,
-            threading.Event().wait(SLOW_BATCH_S)
-        elif len(batches) == 2:  # so the third batch comes in while this one is here
+        if len(batches) == 2:  # the first was handled quickly: the third is read meanwhile
             wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
 
+    settings = settings.replace(min_idle_ms=READ_AHEAD_MIN_IDLE_MS)
     consumer = GroupConsumer(client, settings, handler)
     consumer.run(burst=True)
     # The handler still sees one batch at a time, in stream order.
@@ -92,13 +96,12 @@ def test_stop_finishes_the_batch_read_ahead_too(
 ) -> None:
     fill(client, settings, 200)
     batches: list[int] = []
+    settings = settings.replace(min_idle_ms=READ_AHEAD_MIN_IDLE_MS)
     consumer = GroupConsumer(client, settings, lambda batch: None)
 
     def handler(batch: Sequence[Message]) -> None:
         batches.append(len(batch))
-        if len(batches) == 1:
-            threading.Event().wait(SLOW_BATCH_S)  # a slow sink
-        elif len(batches) == 2:
+        if len(batches) == 2:
             wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
             consumer.stop()
 
@@ -107,6 +110,48 @@ def test_stop_finishes_the_batch_read_ahead_too(
     assert batches == [50, 50, 50]  # the batch in hand, then the one read ahead
     assert pending(client, settings) == 0  # both acknowledged
     assert client.xinfo_groups(settings.stream)[0]["lag"] == 50  # nothing more was read
+
+
+def test_a_handler_slower_than_a_lease_interval_gets_nothing_read_ahead(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    # A batch read ahead is leased only once its reply is taken: behind a
+    # handler slower than a lease interval it could look abandoned meanwhile.
+    fill(client, settings, 120)
+    pending_during: list[int] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        threading.Event().wait(SLOW_BATCH_S)  # min-idle is 200 ms: a lease interval, 67 ms
+        pending_during.append(pending(client, settings))
+
+    consumer = GroupConsumer(client, settings, handler)
+    consumer.run(burst=True)
+    assert pending_during == [50, 50, 20]
+    assert (consumer.stats.acked, consumer.stats.reclaimed) == (120, 0)
+
+
+def test_an_outage_leases_the_batch_read_ahead_as_well(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    # The sink goes away while the second batch is in hand, for longer than
+    # min-idle; the third was read ahead. Both are held: nobody reclaims
+    # them (the consumer's own sweep included), no delivery is counted.
+    fill(client, settings, 150)
+    deliveries: list[int] = []
+    down_until: list[float] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        if len(deliveries) == 50 and not down_until:
+            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
+            down_until.append(time.monotonic() + 3 * settings.min_idle_ms / 1000)
+        if down_until and time.monotonic() < down_until[0]:
+            raise OutageError("the sink is away (test)")
+        deliveries.extend(m.deliveries for m in batch)
+
+    consumer = GroupConsumer(client, settings.replace(max_outage=None), handler)
+    consumer.run(burst=True)
+    assert deliveries == [1] * 150
+    assert (consumer.stats.acked, consumer.stats.reclaimed) == (150, 0)
 
 
 def test_without_read_ahead_one_batch_is_in_hand(
