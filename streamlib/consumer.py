@@ -8,26 +8,27 @@ The loop, in the order it runs::
         every claim interval: XAUTOCLAIM sweep           # what dead replicas left
         XREADGROUP ... > COUNT batch BLOCK block-ms      # new entries
         decode -> handler(batch) -> XACK the ones that succeeded
-        (after a full batch, the next one is read and decoded meanwhile: read-ahead)
+        (after a full batch, the next read is sent before it is decoded: read-ahead)
         (while a batch is in hand, its lease is renewed: XCLAIM JUSTID)
     on a clean end (stopped or drained) holding nothing: XGROUP DELCONSUMER
 
 Read-ahead: a full batch means more is waiting, so as soon as its reply is
 in, before it is even decoded, the read of the next batch is sent (without
 BLOCK, on a connection of its own): Redis serves it while this batch is
-decoded, handled and acknowledged, and its reply is waiting when the loop
-comes back for it. No thread: the overlap is Redis's work with the
-consumer's. The handler still sees one batch at a time, in stream order, and
-a batch is acknowledged only after the handler returned for it; the one read
-ahead is pending with this consumer too, and a stop finishes both. It is
-leased once its reply is taken, so the consumer reads ahead only while
-handling a batch takes less than a lease interval (a third of min-idle), and
-before it waits out an outage it takes that reply and leases it. A read that
-comes back short or empty reads nothing ahead, so an idle stream costs no
-extra round trip and a trickle of entries keeps its latency.
-``read_ahead=False`` keeps one batch in hand: for slow handlers sharing a
-short stream, where a replica holding a second batch keeps it from an idle
-one.
+decoded, handled and acknowledged. Its reply is taken by the read-ahead
+thread meanwhile if handling takes longer than decoding (a sink waiting on
+its database: the thread decodes during the wait), else by the loop once
+the batch in hand is done (a thread would only compete with a quick handler
+for the interpreter); see ``read_ahead_taker``. The handler still sees one
+batch at a time, in stream order, and a batch is acknowledged only after the
+handler returned for it; the one read ahead is pending with this consumer
+too, and a stop finishes both. It is leased once its reply is taken: the
+loop reads ahead only while handling takes less than a lease interval, and
+takes and leases that reply before waiting out an outage. A read that comes
+back short or empty reads nothing ahead, so an idle stream costs no extra
+round trip and a trickle of entries keeps its latency. ``read_ahead=False``
+keeps one batch in hand: for slow handlers sharing a short stream, where a
+replica holding a second batch keeps it from an idle one.
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry delivered more than ``max_deliveries`` times, or
@@ -62,6 +63,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple, cast
 
 import redis
@@ -185,23 +187,26 @@ class _ReadAhead:
     """The read of the next batch, sent before it was needed; its reply taken once.
 
     ``take()`` gives the entries, or raises what taking the reply raised, on
-    every call; ``hold`` is their lease once taken before a wait.
+    every call; ``hold`` is their lease once taken before a wait. Or the
+    read-ahead thread takes it: ``decoded``.
     """
 
-    __slots__ = ("_entries", "_error", "_reply", "hold")
+    __slots__ = ("_entries", "_error", "_read", "decoded", "hold")
 
-    def __init__(self, reply: Callable[[], Any]) -> None:
-        self._reply: Callable[[], Any] | None = reply
+    def __init__(self, read: Callable[[], list[RawEntry]]) -> None:
+        self._read: Callable[[], list[RawEntry]] | None = read
         self._entries: list[RawEntry] = []
         self._error: BaseException | None = None
         self.hold: Hold | None = None
+        #: The read-ahead thread's batch, when it takes and decodes it.
+        self.decoded: Future[_Batch] | None = None
 
     def take(self) -> list[RawEntry]:
         """The entries read."""
-        reply, self._reply = self._reply, None
-        if reply is not None:
+        read, self._read = self._read, None
+        if read is not None:
             try:
-                self._entries = _entries(reply())
+                self._entries = read()
             except BaseException as exc:
                 self._error = exc
         if self._error is not None:
@@ -272,9 +277,13 @@ class GroupConsumer:
         self._read_head = ("XREADGROUP", "GROUP", s.group, s.consumer, "COUNT", s.batch_size)
         #: The read of the next batch, sent before it is needed (read-ahead).
         self._ahead: _ReadAhead | None = None
-        #: Whether the last batch was handled within a lease interval (then the
-        #: consumer reads ahead: the batch read ahead is leased only once taken).
-        self._quick = False
+        #: The read-ahead thread (started when first needed).
+        self._reader: ThreadPoolExecutor | None = None
+        #: Seconds the last batch took to handle, and to take and decode: they
+        #: decide how to read ahead (``_read_ahead``). None is read ahead of the
+        #: first batch.
+        self._handled_s: float | None = None
+        self._decode_s = 0.0
 
     # -- control ------------------------------------------------------------
 
@@ -312,6 +321,9 @@ class GroupConsumer:
             self._loop(burst)
         finally:
             self._drop_ahead()
+            if self._reader is not None:
+                self._reader.shutdown()
+                self._reader = None
             self._lease.close()
         self._leave_group()
         log.info("consumer %s stopped: %s", self._me, self.stats)
@@ -384,24 +396,21 @@ class GroupConsumer:
 
     def _read_new(self, *, block_ms: int | None) -> int:
         """Handle the batch read ahead, or read one; returns its size."""
-        entries, hold = self._take_ahead()
-        if entries is None:
+        taken = self._take_ahead()
+        if taken is None:
             entries = self._take(self._send_read(block_ms))
-        if (
-            len(entries) == self.settings.batch_size
-            and self._quick
-            and self.settings.read_ahead
-            and not self._stop.is_set()
-        ):
+            taken = len(entries), functools.partial(self._decode, entries, None)
+        size, decode = taken
+        if size == self.settings.batch_size and self.settings.read_ahead:
             self._read_ahead()
-        batch = self._prepare(entries, counts=None, hold=hold)
+        batch = decode()
         started = time.perf_counter()
         self._finish(batch)
-        self._quick = time.perf_counter() - started < self._lease_s
-        return batch.size
+        self._handled_s = time.perf_counter() - started
+        return size
 
-    def _send_read(self, block_ms: int | None) -> Callable[[], Any]:
-        """Send the read of new entries; returns what takes its reply.
+    def _send_read(self, block_ms: int | None) -> Callable[[], list[RawEntry]]:
+        """Send the read of new entries; returns what takes its reply, and gives its entries.
 
         A cluster client sends the command and takes its reply at once, when
         that is called.
@@ -409,8 +418,8 @@ class GroupConsumer:
         if self._raw:
             block = () if block_ms is None else ("BLOCK", block_ms)
             args = (*self._read_head, *block, "STREAMS", self._stream, ">")
-            return SentCommand(self.client, *args).reply
-        return functools.partial(
+            return functools.partial(_entries_of, SentCommand(self.client, *args).reply)
+        read = functools.partial(
             self.client.xreadgroup,
             self._group,
             self._me,
@@ -418,41 +427,81 @@ class GroupConsumer:
             count=self.settings.batch_size,
             block=block_ms,
         )
+        return functools.partial(_entries_of, read)
 
-    def _take(self, reply: Callable[[], Any]) -> list[RawEntry]:
-        """A read's entries, as its reply holds them."""
-        entries = _entries(reply())
+    def _take(self, read: Callable[[], list[RawEntry]]) -> list[RawEntry]:
+        """A read's entries (``read`` takes its reply)."""
+        entries = read()
         self.stats.last_progress = time.monotonic()
         return entries
 
+    def _decode(
+        self, entries: list[RawEntry], hold: Hold | None, *, started: float | None = None
+    ) -> _Batch:
+        """``_prepare`` for new entries, timed from ``started`` (default: now)."""
+        started = time.perf_counter() if started is None else started
+        batch = self._prepare(entries, counts=None, hold=hold)
+        self._decode_s = time.perf_counter() - started
+        return batch
+
     def _read_ahead(self) -> None:
-        """Send the read of the next batch now: Redis serves it while this one is handled."""
+        """Send the read of the next batch now: Redis serves it while this one is handled.
+
+        Its reply is taken by the read-ahead thread meanwhile if handling the
+        last batch took longer than taking and decoding one (a sink waiting
+        on its database), else once this batch is done, if handling it took
+        less than a lease interval (its entries are leased once taken).
+        """
+        if self._handled_s is None or self._stop.is_set():
+            return  # nothing to go by yet, or stopping
+        taker = read_ahead_taker(self._handled_s, self._decode_s, self._lease_s)
+        if taker is None:
+            return
         try:
-            self._ahead = _ReadAhead(self._send_read(None))
+            ahead = _ReadAhead(self._send_read(None))
         except redis.RedisError as exc:  # the batch in hand comes first; its XACK meets it
             log.debug("could not read ahead: %s", exc)
+            return
+        if taker == "thread":
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
+            ahead.decoded = self._reader.submit(self._decode_ahead, ahead)
+        self._ahead = ahead
 
-    def _take_ahead(self) -> tuple[list[RawEntry] | None, Hold | None]:
-        """The entries read ahead and their hold, if any (raising what the read raised)."""
+    def _decode_ahead(self, ahead: _ReadAhead) -> _Batch:
+        """Take and decode the batch read ahead (in the read-ahead thread)."""
+        started = time.perf_counter()
+        return self._decode(self._take(ahead.take), None, started=started)
+
+    def _take_ahead(self) -> tuple[int, Callable[[], _Batch]] | None:
+        """The size of the batch read ahead and what decodes it; ``None``: none or empty.
+
+        Raises ``_AheadLost`` if its read met a connection loss.
+        """
         ahead, self._ahead = self._ahead, None
         if ahead is None:
-            return None, None
+            return None
         try:
-            entries = ahead.take()
+            if ahead.decoded is not None:
+                batch = ahead.decoded.result()
+                if batch.size:
+                    return batch.size, functools.partial(_same, batch)
+                batch.hold.release()
+                return None
+            entries = self._take(ahead.take)
         except REDIS_DOWN as exc:
             raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
-        self.stats.last_progress = time.monotonic()
         if entries:
-            return entries, ahead.hold
+            return len(entries), functools.partial(self._decode, entries, ahead.hold)
         if ahead.hold is not None:
             ahead.hold.release()
-        return None, None  # nothing was waiting after all: read (and block) as usual
+        return None  # nothing was waiting after all: read (and block) as usual
 
     def _lease_ahead(self) -> None:
         """Before a wait: take the reply read ahead and lease its entries, held as well."""
         ahead = self._ahead
-        if ahead is None or ahead.hold is not None:
-            return
+        if ahead is None or ahead.hold is not None or ahead.decoded is not None:
+            return  # none, leased already, or the read-ahead thread's (which leases it)
         try:
             entries = ahead.take()
         except redis.RedisError:
@@ -462,12 +511,12 @@ class GroupConsumer:
     def _finish_ahead(self) -> None:
         """On a clean stop: the batch read ahead is in hand too, so handle it."""
         try:
-            entries, hold = self._take_ahead()
+            taken = self._take_ahead()
         except (redis.RedisError, _AheadLost) as exc:
             log.warning("the read ahead failed at stop (%s): what it read stays pending", exc)
             return
-        if entries is not None:
-            self._finish(self._prepare(entries, counts=None, hold=hold))
+        if taken is not None:
+            self._finish(taken[1]())
 
     def _drop_ahead(self) -> None:
         """Forget the batch read ahead: its entries stay pending with this consumer."""
@@ -475,6 +524,9 @@ class GroupConsumer:
         if ahead is None:
             return
         with contextlib.suppress(redis.RedisError):  # a failed read: pending with us as well
+            if ahead.decoded is not None:
+                ahead.decoded.result().hold.release()
+                return
             ahead.take()  # the reply is read, so its connection goes back in step
         if ahead.hold is not None:
             ahead.hold.release()
@@ -812,6 +864,28 @@ def _merge(outcome: BatchResult, result: BatchResult | None) -> None:
     if result is not None:
         outcome.failed.update(result.failed)
         outcome.rejected.update(result.rejected)
+
+
+def read_ahead_taker(handled_s: float, decode_s: float, lease_s: float) -> str | None:
+    """Who takes the reply of a read sent ahead: ``"thread"``, ``"loop"``, or ``None`` (no read).
+
+    The read-ahead thread, when handling the last batch took longer than
+    decoding one: the thread decodes while the handler waits (on a database,
+    an fsync), and leases the batch as it comes in. Else the loop, once the
+    batch in hand is done, if that took less than a lease interval: until
+    then its entries are pending with this consumer without a lease.
+    """
+    if handled_s > decode_s:
+        return "thread"
+    return "loop" if handled_s < lease_s else None
+
+
+def _same(batch: _Batch) -> _Batch:
+    return batch
+
+
+def _entries_of(reply: Callable[[], Any]) -> list[RawEntry]:
+    return _entries(reply())
 
 
 def _entries(reply: Any) -> list[RawEntry]:

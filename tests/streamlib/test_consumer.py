@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+import pytest
 import redis
 
 from streamlib import (
@@ -20,6 +21,8 @@ from streamlib import (
     encode,
     parse_dead_letter,
 )
+from streamlib import consumer as consumer_module
+from streamlib.consumer import read_ahead_taker
 from streamlib.testing import LocalRedis
 from tests.support.helpers import quote, wait_for
 
@@ -64,23 +67,23 @@ def test_acks_only_after_the_handler_returned(client: redis.Redis, settings) -> 
 
 #: How long a "slow sink" takes a batch: far longer than reading one, on any machine.
 SLOW_BATCH_S = 0.5
-#: Min-idle for the read-ahead tests: a lease interval (a third of it) is
-#: longer than any quick handler takes, so the consumer reads ahead.
-READ_AHEAD_MIN_IDLE_MS = 3_000
 
 
+@pytest.mark.parametrize("taker", ["thread", "loop"])
 def test_the_next_batch_is_read_while_a_batch_is_handled(
-    client: redis.Redis, settings: StreamSettings
+    client: redis.Redis, settings: StreamSettings, taker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Whoever takes the reply (the read-ahead thread, or the loop once the
+    # batch in hand is done), the read is sent before that batch is handled.
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", lambda *timings: taker)
     keys = fill(client, settings, 150)
     batches: list[list[str]] = []
 
     def handler(batch: Sequence[Message]) -> None:
         batches.append([m.envelope.key for m in batch])
-        if len(batches) == 2:  # the first was handled quickly: the third is read meanwhile
+        if len(batches) == 2:  # the third batch is read meanwhile
             wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
 
-    settings = settings.replace(min_idle_ms=READ_AHEAD_MIN_IDLE_MS)
     consumer = GroupConsumer(client, settings, handler)
     consumer.run(burst=True)
     # The handler still sees one batch at a time, in stream order.
@@ -91,17 +94,53 @@ def test_the_next_batch_is_read_while_a_batch_is_handled(
     assert consumer.stats.redelivered == 0
 
 
+def test_a_slow_handler_gets_the_next_batch_read_ahead_by_the_thread(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    fill(client, settings, 150)
+    batches: list[int] = []
+    threads: list[str] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        batches.append(len(batch))
+        threads.extend(t.name for t in threading.enumerate() if t.name.startswith("read-ahead"))
+        if len(batches) == 1:  # a slow sink: handling outlasts decoding from now on,
+            threading.Event().wait(SLOW_BATCH_S)
+        elif len(batches) == 2:  # so the third batch comes in while this one is here
+            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
+
+    consumer = GroupConsumer(client, settings, handler)
+    consumer.run(burst=True)
+    assert batches == [50, 50, 50]
+    assert threads  # the read-ahead thread took it, leasing it as it came in
+    assert (consumer.stats.acked, consumer.stats.reclaimed, consumer.stats.redelivered) == (
+        150,
+        0,
+        0,
+    )
+
+
+def test_who_takes_a_read_sent_ahead() -> None:
+    # A handler slower than decoding: the thread (decoding while it waits).
+    assert read_ahead_taker(handled_s=0.010, decode_s=0.001, lease_s=10) == "thread"
+    # A quicker one: the loop, once the batch is done, within a lease interval.
+    assert read_ahead_taker(handled_s=0.001, decode_s=0.002, lease_s=10) == "loop"
+    # Not past a lease interval: the entries would wait unleased that long.
+    assert read_ahead_taker(handled_s=0.2, decode_s=0.3, lease_s=0.1) is None
+
+
 def test_stop_finishes_the_batch_read_ahead_too(
     client: redis.Redis, settings: StreamSettings
 ) -> None:
     fill(client, settings, 200)
     batches: list[int] = []
-    settings = settings.replace(min_idle_ms=READ_AHEAD_MIN_IDLE_MS)
     consumer = GroupConsumer(client, settings, lambda batch: None)
 
     def handler(batch: Sequence[Message]) -> None:
         batches.append(len(batch))
-        if len(batches) == 2:
+        if len(batches) == 1:
+            threading.Event().wait(SLOW_BATCH_S)  # a slow sink
+        elif len(batches) == 2:
             wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
             consumer.stop()
 
@@ -112,30 +151,14 @@ def test_stop_finishes_the_batch_read_ahead_too(
     assert client.xinfo_groups(settings.stream)[0]["lag"] == 50  # nothing more was read
 
 
-def test_a_handler_slower_than_a_lease_interval_gets_nothing_read_ahead(
-    client: redis.Redis, settings: StreamSettings
-) -> None:
-    # A batch read ahead is leased only once its reply is taken: behind a
-    # handler slower than a lease interval it could look abandoned meanwhile.
-    fill(client, settings, 120)
-    pending_during: list[int] = []
-
-    def handler(batch: Sequence[Message]) -> None:
-        threading.Event().wait(SLOW_BATCH_S)  # min-idle is 200 ms: a lease interval, 67 ms
-        pending_during.append(pending(client, settings))
-
-    consumer = GroupConsumer(client, settings, handler)
-    consumer.run(burst=True)
-    assert pending_during == [50, 50, 20]
-    assert (consumer.stats.acked, consumer.stats.reclaimed) == (120, 0)
-
-
 def test_an_outage_leases_the_batch_read_ahead_as_well(
-    client: redis.Redis, settings: StreamSettings
+    client: redis.Redis, settings: StreamSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The sink goes away while the second batch is in hand, for longer than
-    # min-idle; the third was read ahead. Both are held: nobody reclaims
-    # them (the consumer's own sweep included), no delivery is counted.
+    # The loop takes the reply read ahead (a quick handler). The sink goes
+    # away while the second batch is in hand, for longer than min-idle; the
+    # third was read ahead. Both are held: nobody reclaims them (the
+    # consumer's own sweep included), no delivery is counted.
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", lambda *timings: "loop")
     fill(client, settings, 150)
     deliveries: list[int] = []
     down_until: list[float] = []
