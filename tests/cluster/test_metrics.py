@@ -18,7 +18,15 @@ from streamlib import PartitionedProducer, StreamSettings
 from streamlib.partitions import all_partition_settings
 from streamlib.testing import LocalCluster, free_port
 from tests.support.helpers import quote
-from tests.support.replicas import Replica, consumer_command, get, samples, sqlite_count, stalled
+from tests.support.replicas import (
+    Replica,
+    consumer_command,
+    get,
+    healthz,
+    samples,
+    sqlite_count,
+    stalled,
+)
 
 TOTAL = 600
 
@@ -79,7 +87,12 @@ def test_metrics_and_health_per_partition_across_the_cluster(
 
         # One master away: its partitions stall, the others go on reading.
         victim.kill()
-        replica.expect(lambda: stalled(base) == cut_off, timeout=60, what=f"only {cut_off} stalled")
+        replica.expect(
+            lambda: healthz(base),
+            until=lambda answer: stalled(answer) == cut_off,
+            timeout=60,
+            what=f"only {cut_off} stalled",
+        )
         errors = samples(base, s.group, cut_off)
         assert errors["streamlib_consumer_errors_total{kind=redis}"] >= len(cut_off)
         # ...each waiting out a Redis outage, which /healthz and the metrics name
