@@ -16,6 +16,7 @@ from tests.support.replicas import (
     consumer_command,
     fill,
     get,
+    health_state,
     healthz,
     samples,
     sqlite_rows,
@@ -97,6 +98,7 @@ def test_metrics_and_health_over_http(redis_factory, tmp_path: Path, partitions:
         replica.expect(
             lambda: healthz(base),
             until=lambda answer: stalled(answer) == streams,
+            changes=health_state,
             timeout=60,
             what="all stalled",
         )

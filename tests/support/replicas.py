@@ -93,12 +93,13 @@ class Replica:
         probe: Callable[[], T],
         *,
         until: Callable[[T], object] = bool,
+        changes: Callable[[T], object] | None = None,
         timeout: float,
         what: str,
     ) -> T:
-        """``wait_for(probe, until=until)``, failing with the replica's log attached."""
+        """``wait_for(probe, until=until, changes=changes)``, failing with the replica's log."""
         try:
-            return wait_for(probe, until=until, timeout=timeout, what=what)
+            return wait_for(probe, until=until, changes=changes, timeout=timeout, what=what)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nreplica log:\n{self.log()[-4000:]}") from None
 
@@ -277,8 +278,19 @@ def healthz(base: str) -> tuple[int, dict[str, Any]]:
 def stalled(answer: tuple[int, dict[str, Any]]) -> list[str] | None:
     """The stalled partitions a ``healthz`` answer names; ``None`` unless it is a 503.
 
-    Poll ``healthz`` and test the answer with this (``wait_for(lambda: healthz(base),
-    until=lambda a: stalled(a) == [...])``), so a timeout shows the last whole body.
+    Poll ``healthz`` and test the answer with this, following its changes with
+    ``health_state``, so that a timeout shows the last whole body and when
+    the state changed::
+
+        wait_for(lambda: healthz(base), until=lambda a: stalled(a) == [...],
+                 changes=health_state)
     """
     status, body = answer
     return body.get("stalled_partitions") if status == 503 else None
+
+
+def health_state(answer: tuple[int, dict[str, Any]]) -> tuple[Any, ...]:
+    """A ``healthz`` answer without its clocks: status, state, stalled and outage partitions."""
+    status, body = answer
+    parts = (body.get(k) for k in ("status", "stalled_partitions", "outage_partitions", "down"))
+    return (status, *parts)
