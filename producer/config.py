@@ -6,9 +6,11 @@ variable (``STREAM_BATCH_SIZE``), and its help text. ``from_settings``
 builds the config from a crawler's Scrapy settings, then the environment
 (``streamlib.settings.load``, the one reader of it), then these defaults, so
 the pipeline works in any Scrapy project from settings alone. The URL falls
-back to ``REDIS_URL``, the stream to ``STREAM`` and the partitions to
-``PARTITIONS``, the names the consumer reads. Validated once; ``repr()``
-masks the password.
+back to ``REDIS_URL``, the stream to ``STREAM``, the partitions to
+``PARTITIONS`` and the backpressure group to ``GROUP``, the names the
+consumer reads: flow control on the group's lag is on wherever the
+consumers' group is named, and ``off`` turns it off. Validated once;
+``repr()`` masks the password.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from streamlib.constants import (
     MAX_PARTITIONS,
 )
 from streamlib.flow import LagLimits
-from streamlib.settings import load, parse_value, setting, setting_fields
+from streamlib.settings import BOOLEANS, load, parse_value, setting, setting_fields
 
 #: Default bound of the pipeline's buffer, in items (or twice the batch size if larger).
 DEFAULT_MAX_PENDING = 10_000
@@ -74,11 +76,12 @@ class StreamConfig:
         fallback_env=("PARTITIONS",),
         help="Partitions of the stream (docs/cluster.md).",
     )
-    #: ``None``: no backpressure.
+    #: ``None`` after validation: no backpressure (nothing named, or ``off``).
     backpressure_group: str | None = setting(
         None,
         env="STREAM_BACKPRESSURE_GROUP",
-        help="Consumer group whose lag pauses the crawl.",
+        fallback_env=("GROUP",),
+        help="Consumer group whose lag pauses the crawl (off: never pause).",
         default_text="off",
     )
     backpressure_high: int = setting(
@@ -131,7 +134,7 @@ class StreamConfig:
             )
         if self.partitions > 1 and ("{" in self.stream or "}" in self.stream):
             raise ConfigError("a partitioned stream's name can't hold '{' or '}'")
-        group = (self.backpressure_group or "").strip() or None
+        group = _group_or_off(self.backpressure_group)
         object.__setattr__(self, "backpressure_group", group)
         if group is not None:
             self.backpressure_limits()
@@ -181,6 +184,27 @@ class StreamConfig:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["redis_url"] = mask_url(self.redis_url)
         return "StreamConfig(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
+
+
+def _group_or_off(value: Any) -> str | None:
+    """The backpressure group's name; ``None`` for none given or one of the "no" words.
+
+    ``off`` (or ``no``, ``false``, ``0``, the words of a yes/no setting, any
+    case; ``False`` in a settings file) turns backpressure off; a "yes" word
+    or a blank names no group and is an error.
+    """
+    if value is None or value is False:
+        return None
+    name = value.strip() if isinstance(value, str) else ""
+    word = BOOLEANS.get(name.lower())
+    if word is False:
+        return None
+    if not name or word is True:
+        raise ConfigError(
+            f"STREAM_BACKPRESSURE_GROUP={value!r} names no consumer group: "
+            "give the group's name, or off to turn backpressure off"
+        )
+    return name
 
 
 def _mapping(value: Any, name: str) -> Mapping[str, Any]:

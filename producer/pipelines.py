@@ -151,13 +151,26 @@ class StreamPipeline:
             engine = self.crawler.engine
             assert engine is not None
             lag = GroupLag(client, config.stream, config.backpressure_group, config.partitions)
+            limits = config.backpressure_limits()
+            log.info(
+                "Backpressure on %s: pause at a lag of %d, resume at %d "
+                "(STREAM_BACKPRESSURE_GROUP=off turns it off)",
+                lag,
+                limits.high,
+                limits.low,
+            )
             self._backpressure = Backpressure(
-                Throttle(lag, config.backpressure_limits()),
+                Throttle(lag, limits),
                 interval=config.backpressure_interval,
                 pause=engine.pause,
                 resume=engine.unpause,
             )
             self._backpressure.start()
+        else:
+            log.info(
+                "Backpressure off: no consumer group to follow "
+                "(GROUP or STREAM_BACKPRESSURE_GROUP names one)"
+            )
         self._progress = ProgressLog(self._snapshot, config.progress_interval)
         self._progress.start()
 

@@ -6,8 +6,10 @@ Each role gets only the commands its code sends, and only on the stream's keys:
   read entries, acknowledge, or touch any other key.
 - ``consumer``: the group loop (XGROUP CREATE, XREADGROUP, XACK, XAUTOCLAIM,
   XPENDING, XINFO GROUPS for metrics, XGROUP DELCONSUMER to leave the group on
-  a clean stop) on the stream, MULTI/EXEC, and XADD only on the dead-letter
-  stream (a Redis 7 selector), never on the main stream.
+  a clean stop) on the stream; the lease's script (EVALSHA, SCRIPT LOAD, and
+  the XPENDING and XCLAIM ... JUSTID it calls); XRANGE, to read an entry the
+  handler rejected again for its dead letter; MULTI/EXEC, and XADD only on the
+  dead-letter stream (a Redis 7 selector), never on the main stream.
 - ``operator``: what every ``streamctl`` command sends. On the stream: the
   inspection commands (TYPE, XINFO, XLEN, XRANGE/XREVRANGE/XREAD, XPENDING,
   MEMORY USAGE, TIME), group management (XGROUP CREATE/DESTROY/SETID/
@@ -51,6 +53,10 @@ _ROLE_COMMANDS: dict[str, Sequence[str]] = {
         "+xpending",
         "+xinfo|groups",
         "+xgroup|delconsumer",
+        "+evalsha",
+        "+script|load",
+        "+xclaim",
+        "+xrange",
         "+multi",
         "+exec",
         "+discard",

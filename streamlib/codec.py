@@ -12,9 +12,10 @@ Fields of an entry (all strings on the wire):
 
 ``decode`` turns the fields back into an ``Envelope`` or raises ``DecodeError``
 with a short reason; such an entry is a poison entry and goes to the
-dead-letter stream. ``decode_flat`` does the same for the fields as Redis
-sends them, a flat name, value, ... list. Unknown extra fields are ignored (forward compatible),
-but no field may hold more than ``MAX_FIELD_BYTES`` (1 MiB).
+dead-letter stream. ``decode_fields`` does the same for the fields as Redis
+sends them (a flat name, value, ... list) as well as for a mapping. Unknown
+extra fields are ignored (forward compatible), but no field may hold more
+than ``MAX_FIELD_BYTES`` (1 MiB).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ FlatFields = list[bytes]
 RawEntry = tuple[bytes, Fields | FlatFields]
 
 #: An envelope's field names, in the order ``encode`` writes them (a test
-#: holds ``encode`` to it): what ``decode_flat`` and the producer's packed
+#: holds ``encode`` to it): what ``decode_fields`` and the producer's packed
 #: XADDs (``xadd_batch``) read and write by position.
 FIELD_NAMES = ("v", "type", "key", "ts", "data")
 _WIRE_NAMES = [name.encode() for name in FIELD_NAMES]
@@ -106,6 +107,14 @@ def encode(envelope: Envelope) -> dict[str, bytes | str]:
     }
 
 
+def wire_fields(envelope: Envelope) -> dict[bytes, bytes]:
+    """``encode(envelope)`` as Redis sends the fields back: bytes names and values."""
+    return {
+        name.encode(): value if isinstance(value, bytes) else value.encode()
+        for name, value in encode(envelope).items()
+    }
+
+
 def decode(fields: Fields) -> Envelope:
     """The envelope in an entry's fields, or ``DecodeError`` saying what is wrong.
 
@@ -143,13 +152,13 @@ def decode(fields: Fields) -> Envelope:
     return _new_envelope(type_, key, data, ts, version)
 
 
-def decode_flat(flat: FlatFields) -> Envelope:
-    """``decode`` for fields as a flat list; the same envelope, or the same error.
+def decode_fields(flat: Fields | FlatFields) -> Envelope:
+    """``decode`` for fields in either shape: a flat list, as Redis sends them, or a mapping.
 
     An entry written by ``encode`` (its five fields, in its order, each well
-    formed) is read in place, without building a mapping: the consumer's
-    hottest path. Anything else is paired up and goes through ``decode``,
-    which says precisely what is wrong.
+    formed), as a flat list, is read in place, without building a mapping:
+    the consumer's hottest path. Anything else is paired up if need be and
+    goes through ``decode``, which says precisely what is wrong.
     """
     if len(flat) == 10:  # unpacked and compared name by name: no slices per entry
         n_v, version, n_type, raw_type, n_key, raw_key, n_ts, raw_ts, n_data, raw_data = flat
@@ -173,8 +182,8 @@ def decode_flat(flat: FlatFields) -> Envelope:
             except ValueError:
                 pass
             else:
-                if type(data) is dict:
-                    return _new_envelope(type_, key, data, ts, ENVELOPE_VERSION)
+                if type(data) is dict:  # the constructor's work, minus its call
+                    return _new_tuple(Envelope, (type_, key, data, ts, ENVELOPE_VERSION))
     return decode(field_map(flat))
 
 

@@ -64,7 +64,15 @@ from typing import Any, NamedTuple, cast
 import redis
 
 from .backoff import Backoff
-from .codec import Envelope, Fields, FlatFields, RawEntry, decode, decode_flat, field_map
+from .codec import (
+    Envelope,
+    Fields,
+    FlatFields,
+    RawEntry,
+    decode_fields,
+    field_map,
+    wire_fields,
+)
 from .deadletter import dead_letter_fields
 from .errors import ConfigError, DecodeError, OutageError, RecordError
 from .lease import Hold, Lease
@@ -108,12 +116,8 @@ class Message(NamedTuple):
     deliveries: int = 1
 
 
+#: ``tuple.__new__``: builds a ``Message`` from its values without the call to its ``__new__``.
 _new_tuple = tuple.__new__
-
-
-def _new_message(id_: str, envelope: Envelope, deliveries: int) -> Message:
-    """``Message(id_, envelope, deliveries)`` for the per-entry hot path, minus the call."""
-    return _new_tuple(Message, (id_, envelope, deliveries))
 
 
 @dataclasses.dataclass
@@ -166,18 +170,24 @@ class _AheadLost(Exception):
 @dataclasses.dataclass(frozen=True, slots=True)
 class _DeadEntry:
     id: bytes
-    fields: Fields | FlatFields
+    #: ``None``: the batch let its fields go; read again from the stream (or,
+    #: trimmed meanwhile, re-encoded from ``envelope``) when dead-lettered.
+    fields: Fields | FlatFields | None
     reason: str
     deliveries: int
+    envelope: Envelope | None = None
 
 
 @dataclasses.dataclass(slots=True)
 class _Batch:
-    """Entries read and decoded, leased until they are settled (``GroupConsumer._finish``)."""
+    """Entries read and decoded, leased until they are settled (``GroupConsumer._finish``).
 
-    entries: Sequence[RawEntry]
+    It keeps each entry's decoded message, not the reply it came in: see ``_prepare``.
+    """
+
+    size: int  # entries read, whatever became of them
     messages: list[Message]
-    message_ids: list[bytes]  # raw ids of ``messages``, in order, for XACK
+    message_ids: list[bytes]  # raw ids of ``messages``, in order, for XACK (never mutated)
     dead: list[_DeadEntry]
     deleted: list[bytes]  # ids whose entries were deleted while pending
     redelivered: int
@@ -350,7 +360,7 @@ class GroupConsumer:
         batch = self._take_ahead()
         if batch is None:
             batch = self._read_batch(block_ms)
-        full = len(batch.entries) == self.settings.batch_size
+        full = batch.size == self.settings.batch_size
         if full and self._worth_reading_ahead and not self._stop.is_set():
             if self._reader is None:
                 self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
@@ -361,7 +371,7 @@ class GroupConsumer:
         # sink's commit); a quicker handler would only share the CPU with it.
         handled_s = time.perf_counter() - started
         self._worth_reading_ahead = self.settings.read_ahead and handled_s > self._read_s
-        return len(batch.entries)
+        return batch.size
 
     def _read_batch(self, block_ms: int | None) -> _Batch:
         """Read and decode new entries (in the read-ahead thread too: it counts nothing)."""
@@ -391,7 +401,7 @@ class GroupConsumer:
             batch = ahead.result()
         except REDIS_DOWN as exc:
             raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
-        if batch.entries:
+        if batch.size:
             return batch
         batch.hold.release()
         return None  # nothing was waiting after all: read (and block) as usual
@@ -471,24 +481,33 @@ class GroupConsumer:
 
     # -- one batch ----------------------------------------------------------
 
-    def _process(self, entries: Sequence[RawEntry], counts: Mapping[bytes, int]) -> None:
+    def _process(self, entries: list[RawEntry], counts: Mapping[bytes, int]) -> None:
         """Decode, handle, dead-letter and acknowledge entries delivered before."""
         self._finish(self._prepare(entries, counts))
 
-    def _prepare(self, entries: Sequence[RawEntry], counts: Mapping[bytes, int] | None) -> _Batch:
+    def _prepare(self, entries: list[RawEntry], counts: Mapping[bytes, int] | None) -> _Batch:
         """Lease and decode a batch; sort out the deleted, the undecodable, the over-delivered.
 
         The hot path of the consumer: new entries (``counts is None``) are on
         their first delivery, so they skip the max-deliveries check.
+
+        ``entries`` is consumed: each entry is let go once decoded (its slot
+        set to ``None``), so that the reply's lists (two per entry) are freed
+        while the batch is handled instead of staying alive beside the
+        messages. Fewer objects alive means fewer and shorter runs of the
+        cyclic garbage collector (docs/design-notes.md). The entries the
+        handler rejects are read again for their dead letters.
         """
-        hold = self._lease.take([entry_id for entry_id, _ in entries])
+        ids = [entry_id for entry_id, _ in entries]
+        hold = self._lease.take(ids)
         maximum = self.settings.max_deliveries
         messages: list[Message] = []
-        message_ids: list[bytes] = []
         dead: list[_DeadEntry] = []
         deleted: list[bytes] = []
         redelivered = 0
-        for entry_id, fields in entries:
+        new_message = _new_tuple
+        for i, (entry_id, fields) in enumerate(entries):
+            entries[i] = None  # type: ignore[call-overload]  # let the reply's lists go
             if not fields:  # deleted from the stream while pending
                 deleted.append(entry_id)
                 continue
@@ -502,18 +521,21 @@ class GroupConsumer:
                     dead.append(_DeadEntry(entry_id, fields, reason, deliveries))
                     continue
             try:
-                envelope = decode_flat(fields) if isinstance(fields, list) else decode(fields)
+                envelope = decode_fields(fields)
             except DecodeError as exc:
                 dead.append(_DeadEntry(entry_id, fields, exc.reason, deliveries))
                 continue
-            messages.append(_new_message(entry_id.decode(), envelope, deliveries))
-            message_ids.append(entry_id)
-        return _Batch(entries, messages, message_ids, dead, deleted, redelivered, hold)
+            messages.append(new_message(Message, (entry_id.decode(), envelope, deliveries)))
+        message_ids = ids  # the usual case: every entry became a message
+        if dead or deleted:
+            gone = {d.id for d in dead}.union(deleted)
+            message_ids = [entry_id for entry_id in ids if entry_id not in gone]
+        return _Batch(len(ids), messages, message_ids, dead, deleted, redelivered, hold)
 
     def _finish(self, batch: _Batch) -> None:
         """Handle, dead-letter and acknowledge a prepared batch, then end its lease."""
         try:
-            self.stats.read += len(batch.entries)
+            self.stats.read += batch.size
             self.stats.redelivered += batch.redelivered
             self.stats.deleted_acked += len(batch.deleted)
             ack = batch.deleted
@@ -555,11 +577,11 @@ class GroupConsumer:
         if result is None or (not result.failed and not result.rejected):
             self.stats.handled += len(messages)
             return batch.message_ids
-        by_id = dict(batch.entries)
         ack: list[bytes] = []
         for m, raw in zip(messages, batch.message_ids, strict=True):
             if m.id in result.rejected:
-                dead.append(_DeadEntry(raw, by_id[raw], result.rejected[m.id], m.deliveries))
+                reason = result.rejected[m.id]
+                dead.append(_DeadEntry(raw, None, reason, m.deliveries, m.envelope))
             elif m.id in result.failed:
                 self.stats.failed += 1
                 log.warning("entry %s failed: %s (left pending)", m.id, result.failed[m.id])
@@ -672,8 +694,12 @@ class GroupConsumer:
 
     def _settle_once(self, ack: list[bytes], dead: list[_DeadEntry]) -> None:
         if dead:
+            originals = self._fields_again([d.id for d in dead if d.fields is None])
             with self.client.pipeline(transaction=True) as pipe:
                 for d in dead:
+                    fields = d.fields
+                    if fields is None:
+                        fields = originals.get(d.id) or wire_fields(cast(Envelope, d.envelope))
                     pipe.xadd(
                         self.settings.dead_letters,
                         dead_letter_fields(  # type: ignore[arg-type]
@@ -683,7 +709,7 @@ class GroupConsumer:
                             consumer=self._me,
                             deliveries=d.deliveries,
                             reason=d.reason,
-                            fields=field_map(d.fields),
+                            fields=field_map(fields),
                         ),
                     )
                 pipe.xack(self._stream, self._group, *(d.id for d in dead))
@@ -693,6 +719,19 @@ class GroupConsumer:
                 log.warning("dead-lettered %s: %s", d.id.decode(), d.reason)
         if ack:
             self.stats.acked += self.client.xack(self._stream, self._group, *ack)
+
+    def _fields_again(self, ids: Sequence[bytes]) -> dict[bytes, Fields]:
+        """The fields of pending entries, read again from the stream (one round trip).
+
+        An entry trimmed from the stream meanwhile is missing from the answer.
+        """
+        if not ids:
+            return {}
+        with self.client.pipeline(transaction=False) as pipe:
+            for entry_id in ids:
+                pipe.xrange(self._stream, entry_id, entry_id, count=1)
+            replies = pipe.execute()
+        return {rows[0][0]: rows[0][1] for rows in replies if rows}
 
     def wait_out(self, exc: BaseException) -> None:
         """Back off after Redis failed us: a Redis outage (capped, jittered, interrupted by stop).

@@ -14,9 +14,11 @@ group has not read yet, XINFO GROUPS, Redis >= 7.0). One idea in three parts:
   while resumes for a while). ``LagLimits.at_most(max_lag)`` is the plain
   limit, ``high = max_lag + 1`` and ``low = max_lag``: no gap, no hysteresis.
   A lag Redis can't tell (no such group yet, entries deleted from the middle
-  of the stream) or can't report (an error) never holds a producer back, and
-  releases one held: flow control is there to pace a running group, not to
-  stop a producer for want of one. A warning says so, once per throttle.
+  of the stream) or won't report (a client whose ACL user may not run XINFO
+  GROUPS on the stream, an error) never holds a producer back, and releases
+  one held: flow control is there to pace a running group, not to stop a
+  producer for want of one. A warning says so, once per throttle for each
+  kind of reason (``GroupLag.unknown_kind``), not at every reading.
 - ``LagGate`` is a synchronous producer's gate (``StreamProducer`` with
   ``group=``): before each batch it waits, polling, until the batch fits
   under ``max_lag``. A producer that must not block (one on an event loop)
@@ -59,26 +61,37 @@ class GroupLag:
         self.stream = stream
         self.group = group
         self.partitions = partitions
-        #: Why the last reading was ``None`` (empty after a known lag).
+        #: Why the last reading was ``None`` (empty after a known lag): its kind
+        #: (``no-group``, ``untold``, ``denied``, ``unreadable``), and in words.
+        self.unknown_kind = ""
         self.unknown_because = ""
 
     def read(self) -> int | None:
-        """The lag now; ``None`` if the group is missing somewhere or Redis can't tell it."""
+        """The lag now; ``None`` if the group is missing somewhere or Redis won't tell it."""
         try:
             info = groupinfo.across_partitions(
                 self.client, self.stream, self.group, self.partitions
             )
+        except redis.exceptions.NoPermissionError as exc:
+            self._because(
+                "denied",
+                f"permission denied: {exc}; the client's ACL user needs +xinfo|groups "
+                "on the stream, as the producer role of `streamctl acl` has it",
+            )
+            return None
         except redis.RedisError as exc:  # the producer's own XADDs meet it too, and retry
-            self.unknown_because = f"unreadable: {exc}"
+            self._because("unreadable", f"unreadable: {exc}")
             return None
         if info is None:
-            self.unknown_because = "no such group yet"
+            self._because("no-group", "no such group yet")
         elif info.lag is None:
-            self.unknown_because = "Redis can't tell (entries deleted?)"
+            self._because("untold", "Redis can't tell (entries deleted?)")
         else:
-            self.unknown_because = ""
-            return info.lag
-        return None
+            self._because("", "")
+        return None if info is None else info.lag
+
+    def _because(self, kind: str, because: str) -> None:
+        self.unknown_kind, self.unknown_because = kind, because
 
     def __str__(self) -> str:
         spread = f" ({self.partitions} partitions)" if self.partitions > 1 else ""
@@ -119,7 +132,8 @@ class Throttle:
         #: Counters: lag readings, and times the producer went from released to held.
         self.readings = 0
         self.holds = 0
-        self._warned_unknown = False
+        #: The kinds of unknown lag warned about (``GroupLag.unknown_kind``).
+        self._warned: set[str] = set()
 
     def check(self, adding: int = 0) -> bool:
         """Read the lag now and ``decide``: one XINFO GROUPS per partition."""
@@ -142,8 +156,9 @@ class Throttle:
         return held
 
     def _say_unknown(self) -> None:
-        if not self._warned_unknown:
-            self._warned_unknown = True
+        kind = self.source.unknown_kind
+        if kind not in self._warned:
+            self._warned.add(kind)
             log.warning(
                 "lag of %s unknown (%s): not holding the producer back",
                 self.source,

@@ -58,7 +58,9 @@ class StreamProducer:
     for it under ``max_lag``, else the producer waits for the group to read
     (``flow.LagGate``). A producer faster than its consumers so keeps a short
     queue instead of an ever longer backlog. Unknown lag (no such group yet)
-    never holds it back.
+    never holds it back. The group comes only from ``group=``, never from a
+    default: a producer built from ``StreamSettings`` passes
+    ``group=settings.group`` to follow the group its consumers read.
     """
 
     def __init__(

@@ -6,7 +6,7 @@ consumer to look five fields up in it and throw it away: about a tenth of the
 consumer's time per entry. ``run_raw`` sends a command on a connection of the
 client's own pool and returns the reply as hiredis (or redis-py's RESP2
 parser) built it, nested lists of bytes, so the codec can read an entry's
-fields in place (``codec.decode_flat``).
+fields in place (``codec.decode_fields``).
 
 Only for a plain ``redis.Redis`` that shares a pool (``raw_capable``); a
 cluster client or a single-connection client keeps the ordinary command

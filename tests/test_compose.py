@@ -111,6 +111,9 @@ def test_compose_file_is_valid_and_needs_its_secrets() -> None:
         None, ["crawl"], None, ["tools"], ["offline"],
     ]  # fmt: skip
     assert services["producer"]["restart"] == "no"
+    # The consumers' group reaches the producer: backpressure is on by default.
+    assert services["producer"]["environment"]["GROUP"] == consumer["environment"]["GROUP"]
+    assert "STREAM_BACKPRESSURE_GROUP" not in services["producer"]["environment"]
     assert services["producer"]["depends_on"]["redis"]["condition"] == "service_healthy"
     # Each client logs in as its role; no password on any command line.
     roles = {"producer": "producer", "consumer": "consumer", "streamctl": "operator"}
@@ -286,7 +289,9 @@ def test_compose_services_run_as_local_processes(
             )
     try:
         wait_for(lambda: _serves(ports["site"]), timeout=30, what="the site service")
-        run("producer")
+        crawl = run("producer")
+        assert f"Backpressure on group '{consumer['environment']['GROUP']}'" in crawl.stderr
+        assert "NOPERM" not in crawl.stdout + crawl.stderr  # the producer role reads the lag
         total = len(expected.quotes) + len(expected.authors)
         stream, group = consumer["environment"]["STREAM"], consumer["environment"]["GROUP"]
 

@@ -31,6 +31,8 @@ def null_handler() -> Handler:
     """A handler that accepts every batch and does nothing."""
 
     def handle(messages: Sequence[Message]) -> None:
+        for _ in messages:
+            pass
         return None
 
     return handle

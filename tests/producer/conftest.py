@@ -89,12 +89,12 @@ def run_crawl(
     return Crawl(proc.returncode, proc.stdout + proc.stderr)
 
 
-#: Backpressure on group ``slow``: pause at a lag of 12 entries, resume at 4,
-#: in small, quick batches so the lag moves in steps the test can see.
+#: Backpressure's marks: pause at a lag of 12 entries, resume at 4, in small,
+#: quick batches so the lag moves in steps the test can see. The group is the
+#: consumers' (``GROUP``) unless a test names another or turns it off.
 BACKPRESSURE = {
     "STREAM_BATCH_SIZE": "4",
     "STREAM_MAX_DELAY": "0.05",
-    "STREAM_BACKPRESSURE_GROUP": "slow",
     "STREAM_BACKPRESSURE_HIGH": "12",
     "STREAM_BACKPRESSURE_LOW": "4",
     "STREAM_BACKPRESSURE_INTERVAL": "0.05",
@@ -107,7 +107,8 @@ def backpressure_crawl(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A crawl of ``site_url`` into ``stream`` with ``BACKPRESSURE``, logging to ``log_path``.
 
-    A download delay keeps the crawl longer than a few lag checks. The crawl is
+    ``env`` names the group (``GROUP``, ``STREAM_BACKPRESSURE_GROUP``). A
+    download delay keeps the crawl longer than a few lag checks. The crawl is
     killed on exit if it is still running.
     """
     with log_path.open("w") as log:

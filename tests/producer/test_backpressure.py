@@ -1,8 +1,10 @@
 """Backpressure: a lagging consumer group pauses the crawl, and catching up resumes it.
 
-The same for a plain stream and for a stream of 4 partitions (the lag is the
-group's, summed over the partitions). Then the adapter alone, on an asyncio
-loop: the engine's pause and resume follow streamlib's throttle.
+On by default for the consumers' group (``GROUP``), on a plain stream; on the
+group ``STREAM_BACKPRESSURE_GROUP`` names, on a stream of 4 partitions (the
+lag is the group's, summed over the partitions); never with ``off``. Then the
+adapter alone, on an asyncio loop: the engine's pause and resume follow
+streamlib's throttle.
 """
 
 from __future__ import annotations
@@ -25,9 +27,21 @@ from tests.support.helpers import wait_for
 from .conftest import CRAWL_TIMEOUT, Crawl, backpressure_crawl, catch_up, read_stream
 
 
-@pytest.mark.parametrize("partitions", [1, 4])
+@pytest.mark.parametrize(
+    ("partitions", "naming"),
+    [
+        pytest.param(1, {"GROUP": "slow"}, id="plain-stream-GROUP-by-default"),
+        # STREAM_BACKPRESSURE_GROUP wins: group "fast" does not exist, its lag
+        # is unknown, and following it would never pause the crawl.
+        pytest.param(
+            4,
+            {"GROUP": "fast", "STREAM_BACKPRESSURE_GROUP": "slow"},
+            id="4-partitions-STREAM_BACKPRESSURE_GROUP",
+        ),
+    ],
+)
 def test_a_lagging_group_pauses_the_crawl_until_it_catches_up(
-    tmp_path: Path, client: redis.Redis, redis_url: str, partitions: int
+    tmp_path: Path, client: redis.Redis, redis_url: str, partitions: int, naming: dict[str, str]
 ) -> None:
     expected = generate_site(tmp_path / "site", pages=5)
     total = len(expected.quotes) + len(expected.authors)
@@ -49,6 +63,7 @@ def test_a_lagging_group_pauses_the_crawl_until_it_catches_up(
             REDIS_URL=redis_url,
             STREAM_PARTITIONS=str(partitions),
             STREAM_PROGRESS_INTERVAL="0.2",
+            **naming,
         ) as proc,
     ):
         wait_for(
@@ -73,10 +88,44 @@ def test_a_lagging_group_pauses_the_crawl_until_it_catches_up(
     crawl = Crawl(proc.returncode, log_path.read_text())
     assert crawl.returncode == 0, crawl.output[-3000:]
     assert "resuming the crawl" in crawl.output
+    assert "Backpressure on group 'slow'" in crawl.output
     assert "'stream/backpressure_pauses':" in crawl.output
     assert sum(len(read_stream(client, name)) for name in names) == total
     if partitions > 1:
         assert all(client.xlen(name) for name in names)  # the items were spread
+
+
+def test_backpressure_turned_off_never_pauses_the_crawl(
+    tmp_path: Path, client: redis.Redis, redis_url: str
+) -> None:
+    """``off`` beats the consumers' ``GROUP``: a group that never reads holds nothing back."""
+    expected = generate_site(tmp_path / "site", pages=3)
+    total = len(expected.quotes) + len(expected.authors)
+    stream = f"bp-{uuid.uuid4().hex[:8]}"
+    client.xgroup_create(stream, "slow", id="0", mkstream=True)
+    log_path = tmp_path / "crawl.log"
+    with (
+        SiteServer(tmp_path / "site") as site,
+        backpressure_crawl(
+            site.url,
+            stream,
+            log_path,
+            REDIS_URL=redis_url,
+            GROUP="slow",
+            STREAM_BACKPRESSURE_GROUP="off",
+        ) as proc,
+    ):
+        wait_for(
+            lambda: proc.poll() is not None or "pausing the crawl" in log_path.read_text(),
+            timeout=CRAWL_TIMEOUT,
+            what="the crawl to finish",
+        )
+    crawl = Crawl(proc.returncode, log_path.read_text())
+    assert crawl.returncode == 0, crawl.output[-3000:]
+    assert "Backpressure off" in crawl.output and "Backpressure on" not in crawl.output
+    assert "pausing the crawl" not in crawl.output
+    assert "'stream/backpressure_pauses'" not in crawl.output
+    assert len(read_stream(client, stream)) == total  # far past the high mark of 12, unread
 
 
 async def until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

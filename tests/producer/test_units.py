@@ -287,6 +287,46 @@ def test_scrapy_settings_then_the_environment_then_the_defaults() -> None:
     assert typed.item_types == {"myproject.items.Book": "book"}
 
 
+@pytest.mark.parametrize(
+    ("scrapy_settings", "environ", "group"),
+    [
+        ({}, {}, None),  # no group named anywhere: off, as without a group to follow
+        ({}, {"GROUP": "workers"}, "workers"),  # the consumers' group: on by default
+        ({}, {"GROUP": "workers", "STREAM_BACKPRESSURE_GROUP": "other"}, "other"),
+        ({}, {"GROUP": "workers", "STREAM_BACKPRESSURE_GROUP": ""}, "workers"),  # empty: unset
+        ({}, {"GROUP": "workers", "STREAM_BACKPRESSURE_GROUP": "off"}, None),
+        ({}, {"GROUP": "workers", "STREAM_BACKPRESSURE_GROUP": " OFF "}, None),
+        ({}, {"GROUP": "workers", "STREAM_BACKPRESSURE_GROUP": "no"}, None),
+        ({}, {"GROUP": "workers", "STREAM_BACKPRESSURE_GROUP": "0"}, None),
+        ({"STREAM_BACKPRESSURE_GROUP": "off"}, {"GROUP": "workers"}, None),
+        ({"STREAM_BACKPRESSURE_GROUP": False}, {"GROUP": "workers"}, None),
+        ({"STREAM_BACKPRESSURE_GROUP": "g"}, {"STREAM_BACKPRESSURE_GROUP": "off"}, "g"),
+    ],
+)
+def test_backpressure_follows_the_consumers_group_unless_turned_off(
+    scrapy_settings: dict[str, object], environ: dict[str, str], group: str | None
+) -> None:
+    config = StreamConfig.from_settings(Settings(scrapy_settings), environ)
+    assert config.backpressure_group == group
+
+
+@pytest.mark.parametrize("value", ["on", "Yes", "true", "1", "  ", True])
+def test_a_backpressure_group_that_names_no_group_is_refused(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"STREAM_BACKPRESSURE_GROUP=.* names no consumer group"):
+        StreamConfig.from_settings(Settings({"STREAM_BACKPRESSURE_GROUP": value}), {})
+
+
+def test_backpressure_marks_are_checked_once_the_group_comes_from_group() -> None:
+    with pytest.raises(ConfigError, match="LOW < "):
+        StreamConfig.from_settings(
+            Settings({"STREAM_BACKPRESSURE_LOW": 10, "STREAM_BACKPRESSURE_HIGH": 10}),
+            {"GROUP": "workers"},
+        )
+    off = {"GROUP": "workers", "STREAM_BACKPRESSURE_GROUP": "off"}
+    config = StreamConfig.from_settings(Settings({"STREAM_BACKPRESSURE_LOW": 10}), off)
+    assert config.backpressure_group is None  # off: its marks don't matter
+
+
 @pytest.mark.parametrize(("level", "logged"), [("INFO", False), ("DEBUG", True), (10, True)])
 def test_per_item_debug_messages_are_built_only_at_debug(level: str | int, logged: bool) -> None:
     settings = {"LOG_FORMATTER": project_settings.LOG_FORMATTER, "LOG_LEVEL": level}

@@ -19,10 +19,12 @@ from streamlib import (
     StreamSettings,
     acl,
     connect,
+    parse_dead_letter,
 )
 from streamlib.cli import cli
+from streamlib.flow import GroupLag, LagLimits, Throttle
 from streamlib.testing import LocalRedis
-from tests.support.helpers import quote, wait_for
+from tests.support.helpers import quote, wait_for, wait_until
 
 PASSWORD = "role-Secret-7"
 
@@ -96,6 +98,32 @@ def test_consumer_runs_the_whole_loop_with_its_rule_only(server: LocalRedis) -> 
     for call in forbidden:
         with pytest.raises(redis.exceptions.NoPermissionError):
             call()
+
+
+def test_consumer_renews_its_lease_and_dead_letters_as_written_with_its_rule_only(
+    server: LocalRedis,
+) -> None:
+    # A batch held past min-idle is renewed (the lease's script: EVALSHA,
+    # SCRIPT LOAD, XPENDING, XCLAIM), and a rejected entry is read again
+    # (XRANGE) for its dead letter, both with the consumer's rule only.
+    admin = connect(server.url)
+    StreamProducer(admin, "quotes").send_many([quote(n) for n in range(3)])
+    client = user_client(server, "consumer", "quotes", "quotes:dead")
+    settings = StreamSettings(redis_url=server.url, stream="quotes", min_idle_ms=300)
+    renewed: list[bool] = []
+
+    def hold_then_reject(batch: Sequence[Message]) -> BatchResult:
+        # Renewed every 0.1 s: two renewals are due within a second.
+        renewed.append(wait_until(lambda: consumer._lease.renewals >= 2, timeout=10))
+        return BatchResult(rejected={batch[0].id: "refused"})
+
+    consumer = GroupConsumer(client, settings, hold_then_reject)
+    consumer.run(burst=True)
+    assert renewed == [True]
+    stats = consumer.stats
+    assert (stats.reclaimed, stats.acked, stats.dead_lettered) == (0, 2, 1)
+    letter = parse_dead_letter(*admin.xrange("quotes:dead")[0])
+    assert letter.fields == admin.xrange("quotes")[0][1]
 
 
 def test_consumer_and_producer_work_over_partitions_with_their_rules_only(
@@ -189,6 +217,34 @@ def test_acl_file_from_streamctl_loads_in_redis_with_the_default_user_off(
     assert checker.ping()
     with pytest.raises(redis.exceptions.NoPermissionError):
         checker.xlen("quotes")
+
+
+def test_the_producer_role_reads_the_lag_from_an_acl_file_on_every_partition(
+    redis_factory: Callable[..., LocalRedis], tmp_path: Path
+) -> None:
+    """Flow control as the producer: XINFO GROUPS on each partition, and nothing more."""
+    users = tmp_path / "users.acl"
+    rules = {role: acl.rules(role, "quotes", "quotes:dead", 3) for role in acl.ROLES}
+    users.write_text(acl.acl_file({role: (PASSWORD, r) for role, r in rules.items()}))
+    server = redis_factory(extra_args=["--aclfile", str(users)])
+    url = f"redis://{{}}:{PASSWORD}@127.0.0.1:{server.port}/0"
+    operator, producer = connect(url.format("operator")), connect(url.format("producer"))
+    for i in range(3):
+        operator.xgroup_create(f"{{quotes:{i}}}", "g", id="0", mkstream=True)
+    PartitionedProducer(producer, "quotes", 3).send_many([quote(n) for n in range(30)])
+    lag = GroupLag(producer, "quotes", "g", partitions=3)
+    throttle = Throttle(lag, LagLimits(high=30, low=10))
+    assert throttle.check() and throttle.lag == 30 and lag.unknown_kind == ""
+    gated = PartitionedProducer(producer, "quotes", 3, group="g", max_lag=100)
+    assert len(gated.send_many([quote(n) for n in range(30, 60)])) == 30
+    assert all(p.gate is not None and p.gate.readings for p in gated.producers)
+    for call in (
+        lambda: producer.xinfo_stream("{quotes:0}"),  # XINFO GROUPS only
+        lambda: producer.xinfo_consumers("{quotes:0}", "g"),
+        lambda: producer.xpending("{quotes:0}", "g"),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            call()
 
 
 def test_acl_file_needs_every_roles_password(

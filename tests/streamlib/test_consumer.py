@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Sequence
 
@@ -13,6 +14,8 @@ from streamlib import (
     Message,
     StreamProducer,
     StreamSettings,
+    decode,
+    encode,
     parse_dead_letter,
 )
 from streamlib.testing import LocalRedis
@@ -169,6 +172,61 @@ def test_batch_result_acks_the_rest_retries_failed_and_dead_letters_rejected(
 
     drain(consumer, lambda: pending(client, settings) == 0)
     assert consumer.stats.acked == 3 + 1  # the rejected one was acked with its dead letter
+
+
+def test_a_rejected_entry_is_dead_lettered_with_its_fields_as_written(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    # An extra field no decoder reads, and JSON that decoding would not give
+    # back byte for byte: the dead letter holds the entry as it was written.
+    fields = {**encode(quote(0)), "data": '{ "text" : "caf\\u00e9" }', "trace": "abc"}
+    entry_id = client.xadd(settings.stream, fields)  # type: ignore[arg-type]
+
+    def reject(batch: Sequence[Message]) -> BatchResult:
+        return BatchResult(rejected={m.id: "no" for m in batch})
+
+    GroupConsumer(client, settings, reject).run(burst=True)
+    letter = parse_dead_letter(*client.xrange(settings.dead_letters)[0])
+    assert letter.orig_id == entry_id.decode()
+    assert letter.fields == client.xrange(settings.stream)[0][1]
+    assert letter.fields[b"trace"] == b"abc"
+    assert pending(client, settings) == 0
+
+
+def test_a_rejected_entry_trimmed_meanwhile_is_dead_lettered_as_decoded(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    envelope = quote(0)
+    client.xadd(settings.stream, encode(envelope))  # type: ignore[arg-type]
+
+    def trim_and_reject(batch: Sequence[Message]) -> BatchResult:
+        client.xdel(settings.stream, *(m.id for m in batch))
+        return BatchResult(rejected={m.id: "no" for m in batch})
+
+    GroupConsumer(client, settings, trim_and_reject).run(burst=True)
+    letter = parse_dead_letter(*client.xrange(settings.dead_letters)[0])
+    assert letter.reason == "no"
+    assert decode(letter.fields) == envelope
+    assert pending(client, settings) == 0
+
+
+def test_a_batch_in_the_handler_no_longer_holds_the_reply_it_came_in(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    # The reply's lists (an entry's [id, fields] and its fields) are let go
+    # as each entry is decoded: alive, they would give the cyclic garbage
+    # collector two more objects per entry to count and scan.
+    fill(client, settings, 40)
+    alive: list[int] = []
+
+    def count_reply_lists(batch: Sequence[Message]) -> None:
+        gc.collect()
+        alive.append(sum(1 for o in gc.get_objects() if type(o) is list and b"data" in o[8:9]))
+
+    consumer = GroupConsumer(client, settings, count_reply_lists)
+    consumer.run(burst=True)
+    assert consumer.stats.acked == 40
+    assert alive == [0]
 
 
 def test_max_deliveries_moves_the_entry_to_dead_letters_with_provenance(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+import redis
 
-from streamlib import Envelope, Message
+from streamlib import Envelope, GroupConsumer, Message, StreamProducer, StreamSettings
 from streamlib.codec import _new_envelope
-from streamlib.consumer import _new_message
 
 
 def test_new_envelope_equals_the_constructor_and_stays_immutable() -> None:
@@ -20,12 +20,17 @@ def test_new_envelope_equals_the_constructor_and_stays_immutable() -> None:
         fast.key = "other"  # type: ignore[misc]
 
 
-def test_new_message_equals_the_constructor_and_stays_immutable() -> None:
-    env = Envelope("quote", "k", {}, 1, "1")
-    fast = _new_message("1-0", env, 3)
-    assert fast == Message("1-0", env, 3)
-    assert type(fast) is Message
-    assert (fast.id, fast.envelope, fast.deliveries) == ("1-0", env, 3)
+def test_a_handler_gets_messages_equal_to_the_constructors_and_immutable(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    envelope = Envelope("quote", "k", {"a": 1}, 1234)
+    entry_id = StreamProducer(client, settings.stream).send(envelope)
+    seen: list[Message] = []
+    GroupConsumer(client, settings, seen.extend).run(burst=True)
+    (fast,) = seen
+    assert fast == Message(entry_id, envelope, 1)
+    assert (type(fast), type(fast.envelope)) == (Message, Envelope)
+    assert (fast.id, fast.envelope, fast.deliveries) == (entry_id, envelope, 1)
     with pytest.raises(AttributeError):
         fast.deliveries = 4  # type: ignore[misc]
 

@@ -182,6 +182,35 @@ def test_a_lag_redis_cant_tell_or_report_holds_nothing(
     assert unreachable.source.unknown_because.startswith("unreadable: ")
 
 
+def test_a_lag_the_user_may_not_read_holds_nothing_and_is_logged_once_per_reason(
+    redis_factory: Callable[..., LocalRedis], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = redis_factory()
+    admin = client_from_url(server.url)
+    admin.xgroup_create("s", "g", id="0", mkstream=True)
+    rule = ["resetkeys", "resetchannels", "-@all", "+ping", "+xadd", "~s"]  # no XINFO GROUPS
+    admin.execute_command("ACL", "SETUSER", "adder", "reset", "on", ">pw", *rule)
+    adder = client_from_url(f"redis://adder:pw@127.0.0.1:{server.port}/0")
+    add(adder, "s", 5)
+    throttle = Throttle(GroupLag(adder, "s", "g"), LagLimits(high=2, low=1))
+    with caplog.at_level(logging.WARNING, logger="streamlib.flow"):
+        assert not any(throttle.check() for _ in range(3))  # lag 5, but unknown to this user
+        [denied] = [r.getMessage() for r in caplog.records]
+        assert throttle.source.unknown_kind == "denied"
+        admin.execute_command("ACL", "SETUSER", "adder", "+xinfo|groups")
+        assert throttle.check() and throttle.lag == 5  # the right granted: read, and held
+        admin.xgroup_destroy("s", "g")
+        assert not throttle.check() and not throttle.check()
+        admin.execute_command("ACL", "SETUSER", "adder", "-xinfo|groups")
+        assert not throttle.check() and throttle.source.unknown_kind == "denied"
+    assert "lag of group 'g' on 's' unknown (permission denied: " in denied
+    assert "needs +xinfo|groups on the stream" in denied and "not holding" in denied
+    # Another reason is said once too; a reason said before is not said again.
+    assert [r.getMessage() for r in caplog.records][1:] == [
+        "lag of group 'g' on 's' unknown (no such group yet): not holding the producer back"
+    ]
+
+
 def test_a_group_that_read_everything_never_holds_back(
     client: redis.Redis, settings: StreamSettings
 ) -> None:

@@ -85,6 +85,16 @@ class Answers:
         return "\n".join(lines)
 
 
+def wait_until(predicate: Callable[[], object], *, timeout: float = 30.0) -> bool:
+    """``wait_for`` answering ``False`` on timeout instead of failing: for a poll
+    inside a handler, where raising would only get the batch retried."""
+    try:
+        wait_for(predicate, timeout=timeout)
+    except AssertionError:
+        return False
+    return True
+
+
 def quote(n: int) -> Envelope:
     """A small quote envelope numbered ``n`` (distinct key per ``n``)."""
     text = f"Quote number {n}."
