@@ -19,7 +19,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
@@ -284,6 +284,34 @@ def cluster_client_from_url(
     return _LazyCluster(plain, settings, shown=mask_url(url))
 
 
+#: XREAD / XREADGROUP options before STREAMS, and how many arguments each takes.
+_READ_OPTIONS = {"GROUP": 2, "COUNT": 1, "BLOCK": 1, "NOACK": 0}
+
+
+def stream_read_keys(args: Sequence[Any]) -> list[Any] | None:
+    """The keys of an ``XREAD`` / ``XREADGROUP`` command: the streams after ``STREAMS``.
+
+    ``None`` for any other command, and for a read whose options are not the
+    ones above (then the cluster client asks a node, as redis-py does).
+    """
+    if not args or _word(args[0]) not in ("XREAD", "XREADGROUP"):
+        return None
+    i = 1
+    while i < len(args):
+        word = _word(args[i])
+        if word == "STREAMS":
+            rest = args[i + 1 :]
+            return list(rest[: len(rest) // 2]) if rest and len(rest) % 2 == 0 else None
+        if word not in _READ_OPTIONS:
+            return None
+        i += 1 + _READ_OPTIONS[word]
+    return None
+
+
+def _word(arg: Any) -> str:
+    return (arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)).upper()
+
+
 class _LazyCluster(RedisCluster):
     """A ``RedisCluster`` whose slot map is fetched on first use, not in ``__init__``.
 
@@ -292,6 +320,9 @@ class _LazyCluster(RedisCluster):
     with their own backoff (``ping_until``), which this keeps possible. The
     first use may come from several threads at once (a replica's probe and
     its metrics reader): one runs redis-py's constructor, the others wait.
+
+    It also routes ``XREAD`` and ``XREADGROUP`` by the streams they name
+    (``stream_read_keys``), so a read depends on its stream's master alone.
     """
 
     def __init__(self, url: str, settings: dict[str, Any], *, shown: str) -> None:
@@ -338,6 +369,16 @@ class _LazyCluster(RedisCluster):
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         self._qs_init()
         return RedisCluster.execute_command(self, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _get_command_keys(self, *args: Any) -> Any:
+        # redis-py asks its default node (COMMAND GETKEYS) for the keys of a command
+        # whose keys move, as XREAD's and XREADGROUP's do, on every call: with that
+        # one node away, every partition's reads would fail, on every master, until
+        # it came back. A read's streams follow STREAMS: found here, without asking.
+        keys = stream_read_keys(args)
+        if keys is not None:
+            return keys
+        return RedisCluster._get_command_keys(self, *args)  # type: ignore[no-untyped-call]
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
         self._qs_init()

@@ -82,3 +82,32 @@ def test_a_lazy_cluster_client_first_used_by_several_threads_at_once(
         thread.join(timeout=60)
     client.close()
     assert answers == [True] * 8
+
+
+def test_reads_go_on_on_the_other_masters_while_the_clients_default_node_is_down(
+    cluster: LocalCluster, cluster_settings: StreamSettings
+) -> None:
+    """XREADGROUP and XREAD find their stream's master without asking a node.
+
+    redis-py would ask its default node (the first master it learnt of) for
+    the keys of every read (COMMAND GETKEYS), so that with that one node away
+    reads would fail on every master.
+    """
+    client = client_from_url(cluster.url)
+    try:
+        default = client.get_default_node().port
+        victim = next(node for node in cluster.nodes if node.port == default)
+        streams = [f"{{{cluster_settings.stream}:{i}}}" for i in range(16)]
+        live = [s for s in streams if cluster.node_for_slot(client.keyslot(s)) is not victim]
+        assert live, "sixteen streams, and not one on the other masters"
+        for stream in live:
+            client.xgroup_create(stream, "g", id="0", mkstream=True)
+            client.xadd(stream, {"n": stream})
+        victim.kill()
+        for stream in live:
+            [(_, entries)] = client.xreadgroup("g", "c", {stream: ">"}, count=10)
+            assert [fields for _, fields in entries] == [{b"n": stream.encode()}]
+            [(_, entries)] = client.xread({stream: "0"})
+            assert len(entries) == 1
+    finally:
+        client.close()

@@ -16,6 +16,8 @@ from tests.support.replicas import (
     consumer_command,
     fill,
     get,
+    health_state,
+    healthz,
     samples,
     sqlite_rows,
     stalled,
@@ -93,7 +95,13 @@ def test_metrics_and_health_over_http(redis_factory, tmp_path: Path, partitions:
         # Redis gone: 503, an outage of Redis for every partition, and after the
         # timeout without a successful read, every partition stalled too.
         server.kill()
-        replica.expect(lambda: stalled(base) == streams, timeout=60, what="all stalled")
+        replica.expect(
+            lambda: healthz(base),
+            until=lambda answer: stalled(answer) == streams,
+            changes=health_state,
+            timeout=60,
+            what="all stalled",
+        )
         body = json.loads(get(base + "/healthz")[1])
         assert (body["status"], body["down"]) == ("outage", "redis"), body
         assert body["outage_partitions"] == sorted(streams) and body["held"] == 0, body

@@ -12,7 +12,6 @@ during an outage.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from streamlib import StreamProducer, client_from_url
 from streamlib.testing import LocalRedis, free_port
 from tests.support.helpers import quote, wait_for
 from tests.support.postgres import LocalPostgres
-from tests.support.replicas import Replica, consumer_command, drained, fill, get, samples
+from tests.support.replicas import Replica, consumer_command, drained, fill, healthz, samples
 
 MIN_IDLE_MS = 500
 MAX_DELIVERIES = 3
@@ -44,12 +43,6 @@ ARGS = (
     "--progress-interval", "0",
     "--metrics-host", "127.0.0.1",
 )  # fmt: skip
-
-
-def healthz(base: str) -> tuple[int, dict[str, Any]]:
-    """Status and JSON body of a replica's ``/healthz`` (0 and {} while nothing listens)."""
-    status, text = get(base + "/healthz")
-    return status, json.loads(text) if text else {}
 
 
 def metric(base: str, name: str) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from streamlib import ConfigError, RedisUnavailable, connect
+from streamlib.connection import stream_read_keys
 from streamlib.testing import LocalRedis, free_port
 
 SECRET = "pa55-w0rd-Secret"
@@ -46,3 +47,26 @@ def test_acl_user_and_password(redis_factory: Callable[..., LocalRedis]) -> None
     with pytest.raises(RedisUnavailable, match="refused the credentials") as info:
         connect(f"redis://app:wrong-{SECRET}@127.0.0.1:{server.port}/0", timeout=1)
     assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "keys"),
+    [
+        (
+            ("XREADGROUP", b"GROUP", "g", "c", b"COUNT", 50, b"BLOCK", 200, b"STREAMS", "s", ">"),
+            ["s"],
+        ),
+        # Option words as names: GROUP's two arguments are names, whatever they say.
+        (
+            ("XREADGROUP", b"GROUP", "STREAMS", "COUNT", b"NOACK", b"STREAMS", "a", "b", ">", ">"),
+            ["a", "b"],
+        ),
+        (("xread", "count", 1, "streams", b"a", b"0"), [b"a"]),
+        (("XREAD", "STREAMS", "a"), None),  # a stream without its id
+        (("XREAD", "COUNT", 1), None),  # no STREAMS
+        (("XREAD", "WHATNOT", "STREAMS", "a", "0"), None),  # an option it does not know
+        (("XADD", "a", "*", "f", "v"), None),
+    ],
+)
+def test_a_reads_keys_are_the_streams_after_STREAMS(args: tuple[object, ...], keys: object) -> None:
+    assert stream_read_keys(args) == keys

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
@@ -31,6 +31,8 @@ from streamlib.groupinfo import GroupInfo, combined
 from streamlib.groupinfo import group as group_info
 from streamlib.partitions import all_partition_settings
 from tests.support.helpers import quote, wait_for
+
+T = TypeVar("T")
 
 #: The console script next to this interpreter (installed by ``pip install -e``).
 CONSUMER_SCRIPT = str(Path(sys.executable).with_name("quotes-consumer"))
@@ -86,12 +88,20 @@ class Replica:
         self.process.wait()
         self._log.close()
 
-    def expect(self, predicate: Callable[[], object], *, timeout: float, what: str) -> None:
-        """``wait_for(predicate)``, failing with the replica's log attached."""
+    def expect(
+        self,
+        probe: Callable[[], T],
+        *,
+        until: Callable[[T], object] = bool,
+        changes: Callable[[T], object] | None = None,
+        timeout: float,
+        what: str,
+    ) -> T:
+        """``wait_for(probe, until=until, changes=changes)``, failing with the replica's log."""
         try:
-            wait_for(predicate, timeout=timeout, what=what)
+            return wait_for(probe, until=until, changes=changes, timeout=timeout, what=what)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; replica log:\n{self.log()[-4000:]}") from None
+            raise AssertionError(f"{exc}\nreplica log:\n{self.log()[-4000:]}") from None
 
     def done_stats(self) -> dict[str, int]:
         """The counters of the replica's last log line (``done: read=.. acked=..``)."""
@@ -259,7 +269,28 @@ def samples(base: str, group: str, streams: list[str]) -> dict[str, float]:
     return {k: v for k, v in out.items() if seen[k] == set(streams)}
 
 
-def stalled(base: str) -> list[str] | None:
-    """The stalled partitions ``/healthz`` names; ``None`` while it answers 200."""
-    status, body = get(base + "/healthz")
-    return json.loads(body)["stalled_partitions"] if status == 503 else None
+def healthz(base: str) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of a replica's ``/healthz`` (0 and {} while nothing listens)."""
+    status, text = get(base + "/healthz")
+    return status, json.loads(text) if text else {}
+
+
+def stalled(answer: tuple[int, dict[str, Any]]) -> list[str] | None:
+    """The stalled partitions a ``healthz`` answer names; ``None`` unless it is a 503.
+
+    Poll ``healthz`` and test the answer with this, following its changes with
+    ``health_state``, so that a timeout shows the last whole body and when
+    the state changed::
+
+        wait_for(lambda: healthz(base), until=lambda a: stalled(a) == [...],
+                 changes=health_state)
+    """
+    status, body = answer
+    return body.get("stalled_partitions") if status == 503 else None
+
+
+def health_state(answer: tuple[int, dict[str, Any]]) -> tuple[Any, ...]:
+    """A ``healthz`` answer without its clocks: status, state, stalled and outage partitions."""
+    status, body = answer
+    parts = (body.get(k) for k in ("status", "stalled_partitions", "outage_partitions", "down"))
+    return (status, *parts)
