@@ -8,23 +8,27 @@ The loop, in the order it runs::
         every claim interval: XAUTOCLAIM sweep           # what dead replicas left
         XREADGROUP ... > COUNT batch BLOCK block-ms      # new entries
         decode -> handler(batch) -> XACK the ones that succeeded
-        (after a full batch, the next one is read and decoded meanwhile: read-ahead)
+        (after a full batch, the next read is sent before it is decoded: read-ahead)
         (while a batch is in hand, its lease is renewed: XCLAIM JUSTID)
     on a clean end (stopped or drained) holding nothing: XGROUP DELCONSUMER
 
-Read-ahead: a full batch means more is waiting, so while the handler works on
-it (a sink waiting on its database, an fsync) a second thread reads and
-decodes the next batch, without blocking. It does so while handling a batch
-takes longer than reading one: a handler quicker than the read leaves no wait
-to overlap, and the second thread would only compete for the interpreter.
-The handler still sees one batch at a time, in stream order, and a batch is
-acknowledged only after the handler returned for it; the one read ahead is in
-hand as well (pending with this consumer, under the same lease), and a stop
-finishes both. A read that comes back short or empty reads nothing ahead, so
-an idle stream costs no extra round trip and a trickle of entries keeps its
-latency. ``read_ahead=False`` keeps one batch in hand: for slow handlers
-(seconds a batch) sharing a short stream, where a replica holding a second
-batch keeps it from an idle one.
+Read-ahead: a full batch means more is waiting, so as soon as its reply is
+in, before it is even decoded, the read of the next batch is sent (without
+BLOCK, on a connection of its own): Redis serves it while this batch is
+decoded, handled and acknowledged. Its reply is taken by the read-ahead
+thread meanwhile if handling takes longer than decoding (a sink waiting on
+its database: the thread decodes during the wait), else by the loop once
+the batch in hand is done (a thread would only compete with a quick handler
+for the interpreter); see ``read_ahead_taker``. The handler still sees one
+batch at a time, in stream order, and a batch is acknowledged only after the
+handler returned for it; the one read ahead is pending with this consumer
+too, and a stop finishes both. It is leased once its reply is taken: the
+loop reads ahead only while handling takes less than a lease interval, and
+takes and leases that reply before waiting out an outage. A read that comes
+back short or empty reads nothing ahead, so an idle stream costs no extra
+round trip and a trickle of entries keeps its latency. ``read_ahead=False``
+keeps one batch in hand: for slow handlers sharing a short stream, where a
+replica holding a second batch keeps it from an idle one.
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry delivered more than ``max_deliveries`` times, or
@@ -54,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -77,7 +82,7 @@ from .deadletter import dead_letter_fields
 from .errors import ConfigError, DecodeError, OutageError, RecordError
 from .lease import Hold, Lease
 from .outage import Outages
-from .rawcmd import raw_capable, run_raw
+from .rawcmd import SentCommand, raw_capable
 from .settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -178,6 +183,37 @@ class _DeadEntry:
     envelope: Envelope | None = None
 
 
+class _ReadAhead:
+    """The read of the next batch, sent before it was needed; its reply taken once.
+
+    ``take()`` gives the entries, or raises what taking the reply raised, on
+    every call; ``hold`` is their lease once taken before a wait. Or the
+    read-ahead thread takes it: ``decoded``.
+    """
+
+    __slots__ = ("_entries", "_error", "_read", "decoded", "hold")
+
+    def __init__(self, read: Callable[[], list[RawEntry]]) -> None:
+        self._read: Callable[[], list[RawEntry]] | None = read
+        self._entries: list[RawEntry] = []
+        self._error: BaseException | None = None
+        self.hold: Hold | None = None
+        #: The read-ahead thread's batch, when it takes and decodes it.
+        self.decoded: Future[_Batch] | None = None
+
+    def take(self) -> list[RawEntry]:
+        """The entries read."""
+        read, self._read = self._read, None
+        if read is not None:
+            try:
+                self._entries = read()
+            except BaseException as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        return self._entries
+
+
 @dataclasses.dataclass(slots=True)
 class _Batch:
     """Entries read and decoded, leased until they are settled (``GroupConsumer._finish``).
@@ -233,18 +269,21 @@ class GroupConsumer:
         s = settings
         self._stream, self._group, self._me = s.stream, s.group, s.consumer
         # While the handler runs, its batch is renewed every third of min-idle (``lease``).
-        self._lease = Lease(client, s.stream, s.group, s.consumer, max(0.01, s.min_idle_ms / 3000))
+        self._lease_s = max(0.01, s.min_idle_ms / 3000)
+        self._lease = Lease(client, s.stream, s.group, s.consumer, self._lease_s)
         #: New entries are read without redis-py's per-entry dicts where the
         #: client allows it (see ``rawcmd``); a cluster client reads as usual.
         self._raw = raw_capable(client)
         self._read_head = ("XREADGROUP", "GROUP", s.group, s.consumer, "COUNT", s.batch_size)
-        #: The thread that reads ahead (started on the first full batch), and its read.
+        #: The read of the next batch, sent before it is needed (read-ahead).
+        self._ahead: _ReadAhead | None = None
+        #: The read-ahead thread (started when first needed).
         self._reader: ThreadPoolExecutor | None = None
-        self._ahead: Future[_Batch] | None = None
-        #: Seconds the last read of new entries took (read, parse, decode), and
-        #: whether the last batch's handling outlasted it.
-        self._read_s = 0.0
-        self._worth_reading_ahead = False
+        #: Seconds the last batch took to handle, and to take and decode: they
+        #: decide how to read ahead (``_read_ahead``). None is read ahead of the
+        #: first batch.
+        self._handled_s: float | None = None
+        self._decode_s = 0.0
 
     # -- control ------------------------------------------------------------
 
@@ -357,75 +396,140 @@ class GroupConsumer:
 
     def _read_new(self, *, block_ms: int | None) -> int:
         """Handle the batch read ahead, or read one; returns its size."""
-        batch = self._take_ahead()
-        if batch is None:
-            batch = self._read_batch(block_ms)
-        full = batch.size == self.settings.batch_size
-        if full and self._worth_reading_ahead and not self._stop.is_set():
-            if self._reader is None:
-                self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
-            self._ahead = self._reader.submit(self._read_batch, None)
+        taken = self._take_ahead()
+        if taken is None:
+            entries = self._take(self._send_read(block_ms))
+            taken = len(entries), functools.partial(self._decode, entries, None)
+        size, decode = taken
+        if size == self.settings.batch_size and self.settings.read_ahead:
+            self._read_ahead()
+        batch = decode()
         started = time.perf_counter()
         self._finish(batch)
-        # Reading ahead pays when the handler waits longer than a read takes (a
-        # sink's commit); a quicker handler would only share the CPU with it.
-        handled_s = time.perf_counter() - started
-        self._worth_reading_ahead = self.settings.read_ahead and handled_s > self._read_s
-        return batch.size
+        self._handled_s = time.perf_counter() - started
+        return size
 
-    def _read_batch(self, block_ms: int | None) -> _Batch:
-        """Read and decode new entries (in the read-ahead thread too: it counts nothing)."""
-        started = time.perf_counter()
+    def _send_read(self, block_ms: int | None) -> Callable[[], list[RawEntry]]:
+        """Send the read of new entries; returns what takes its reply, and gives its entries.
+
+        A cluster client sends the command and takes its reply at once, when
+        that is called.
+        """
         if self._raw:
             block = () if block_ms is None else ("BLOCK", block_ms)
-            reply = run_raw(self.client, *self._read_head, *block, "STREAMS", self._stream, ">")
-        else:
-            reply = self.client.xreadgroup(
-                self._group,
-                self._me,
-                {self._stream: ">"},
-                count=self.settings.batch_size,
-                block=block_ms,
-            )
+            args = (*self._read_head, *block, "STREAMS", self._stream, ">")
+            return functools.partial(_entries_of, SentCommand(self.client, *args).reply)
+        read = functools.partial(
+            self.client.xreadgroup,
+            self._group,
+            self._me,
+            {self._stream: ">"},
+            count=self.settings.batch_size,
+            block=block_ms,
+        )
+        return functools.partial(_entries_of, read)
+
+    def _take(self, read: Callable[[], list[RawEntry]]) -> list[RawEntry]:
+        """A read's entries (``read`` takes its reply)."""
+        entries = read()
         self.stats.last_progress = time.monotonic()
-        batch = self._prepare(_entries(reply), counts=None)
-        self._read_s = time.perf_counter() - started
+        return entries
+
+    def _decode(
+        self, entries: list[RawEntry], hold: Hold | None, *, started: float | None = None
+    ) -> _Batch:
+        """``_prepare`` for new entries, timed from ``started`` (default: now)."""
+        started = time.perf_counter() if started is None else started
+        batch = self._prepare(entries, counts=None, hold=hold)
+        self._decode_s = time.perf_counter() - started
         return batch
 
-    def _take_ahead(self) -> _Batch | None:
-        """The batch read ahead once it is in (raising what its read raised); ``None``: none."""
+    def _read_ahead(self) -> None:
+        """Send the read of the next batch now: Redis serves it while this one is handled.
+
+        Its reply is taken by the read-ahead thread meanwhile if handling the
+        last batch took longer than taking and decoding one (a sink waiting
+        on its database), else once this batch is done, if handling it took
+        less than a lease interval (its entries are leased once taken).
+        """
+        if self._handled_s is None or self._stop.is_set():
+            return  # nothing to go by yet, or stopping
+        taker = read_ahead_taker(self._handled_s, self._decode_s, self._lease_s)
+        if taker is None:
+            return
+        try:
+            ahead = _ReadAhead(self._send_read(None))
+        except redis.RedisError as exc:  # the batch in hand comes first; its XACK meets it
+            log.debug("could not read ahead: %s", exc)
+            return
+        if taker == "thread":
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
+            ahead.decoded = self._reader.submit(self._decode_ahead, ahead)
+        self._ahead = ahead
+
+    def _decode_ahead(self, ahead: _ReadAhead) -> _Batch:
+        """Take and decode the batch read ahead (in the read-ahead thread)."""
+        started = time.perf_counter()
+        return self._decode(self._take(ahead.take), None, started=started)
+
+    def _take_ahead(self) -> tuple[int, Callable[[], _Batch]] | None:
+        """The size of the batch read ahead and what decodes it; ``None``: none or empty.
+
+        Raises ``_AheadLost`` if its read met a connection loss.
+        """
         ahead, self._ahead = self._ahead, None
         if ahead is None:
             return None
         try:
-            batch = ahead.result()
+            if ahead.decoded is not None:
+                batch = ahead.decoded.result()
+                if batch.size:
+                    return batch.size, functools.partial(_same, batch)
+                batch.hold.release()
+                return None
+            entries = self._take(ahead.take)
         except REDIS_DOWN as exc:
             raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
-        if batch.size:
-            return batch
-        batch.hold.release()
+        if entries:
+            return len(entries), functools.partial(self._decode, entries, ahead.hold)
+        if ahead.hold is not None:
+            ahead.hold.release()
         return None  # nothing was waiting after all: read (and block) as usual
+
+    def _lease_ahead(self) -> None:
+        """Before a wait: take the reply read ahead and lease its entries, held as well."""
+        ahead = self._ahead
+        if ahead is None or ahead.hold is not None or ahead.decoded is not None:
+            return  # none, leased already, or the read-ahead thread's (which leases it)
+        try:
+            entries = ahead.take()
+        except redis.RedisError:
+            return  # raised again when taken: set-up then re-reads what it delivered
+        ahead.hold = self._lease.take([entry_id for entry_id, _ in entries])
 
     def _finish_ahead(self) -> None:
         """On a clean stop: the batch read ahead is in hand too, so handle it."""
         try:
-            batch = self._take_ahead()
+            taken = self._take_ahead()
         except (redis.RedisError, _AheadLost) as exc:
             log.warning("the read ahead failed at stop (%s): what it read stays pending", exc)
             return
-        if batch is not None:
-            self._finish(batch)
+        if taken is not None:
+            self._finish(taken[1]())
 
     def _drop_ahead(self) -> None:
         """Forget the batch read ahead: its entries stay pending with this consumer."""
         ahead, self._ahead = self._ahead, None
         if ahead is None:
             return
-        try:
-            batch = ahead.result()
-        except redis.RedisError:
-            return  # a failed read: whatever it delivered is pending with us
-        batch.hold.release()
+        with contextlib.suppress(redis.RedisError):  # a failed read: pending with us as well
+            if ahead.decoded is not None:
+                ahead.decoded.result().hold.release()
+                return
+            ahead.take()  # the reply is read, so its connection goes back in step
+        if ahead.hold is not None:
+            ahead.hold.release()
 
     def _read_own_pending(self) -> None:
         """Re-deliver this consumer's own pending entries (from a previous life)."""
@@ -485,7 +589,12 @@ class GroupConsumer:
         """Decode, handle, dead-letter and acknowledge entries delivered before."""
         self._finish(self._prepare(entries, counts))
 
-    def _prepare(self, entries: list[RawEntry], counts: Mapping[bytes, int] | None) -> _Batch:
+    def _prepare(
+        self,
+        entries: list[RawEntry],
+        counts: Mapping[bytes, int] | None,
+        hold: Hold | None = None,
+    ) -> _Batch:
         """Lease and decode a batch; sort out the deleted, the undecodable, the over-delivered.
 
         The hot path of the consumer: new entries (``counts is None``) are on
@@ -499,7 +608,8 @@ class GroupConsumer:
         handler rejects are read again for their dead letters.
         """
         ids = [entry_id for entry_id, _ in entries]
-        hold = self._lease.take(ids)
+        if hold is None:  # a batch read ahead may be leased already
+            hold = self._lease.take(ids)
         maximum = self.settings.max_deliveries
         messages: list[Message] = []
         dead: list[_DeadEntry] = []
@@ -643,6 +753,7 @@ class GroupConsumer:
 
     def _hold(self, component: str, reason: str, held: int, cause: BaseException) -> None:
         """One wait of an outage: record it, give up past ``max_outage``, back off."""
+        self._lease_ahead()
         seconds = self.outages.down(component, reason, held)
         limit = self.settings.max_outage
         if limit is not None and seconds >= limit:
@@ -744,6 +855,7 @@ class GroupConsumer:
             self._hold("redis", f"{type(exc).__name__}: {exc}", 0, exc)
 
     def _sleep(self, seconds: float) -> None:
+        self._lease_ahead()
         self._stop.wait(seconds)
 
 
@@ -752,6 +864,28 @@ def _merge(outcome: BatchResult, result: BatchResult | None) -> None:
     if result is not None:
         outcome.failed.update(result.failed)
         outcome.rejected.update(result.rejected)
+
+
+def read_ahead_taker(handled_s: float, decode_s: float, lease_s: float) -> str | None:
+    """Who takes the reply of a read sent ahead: ``"thread"``, ``"loop"``, or ``None`` (no read).
+
+    The read-ahead thread, when handling the last batch took longer than
+    decoding one: the thread decodes while the handler waits (on a database,
+    an fsync), and leases the batch as it comes in. Else the loop, once the
+    batch in hand is done, if that took less than a lease interval: until
+    then its entries are pending with this consumer without a lease.
+    """
+    if handled_s > decode_s:
+        return "thread"
+    return "loop" if handled_s < lease_s else None
+
+
+def _same(batch: _Batch) -> _Batch:
+    return batch
+
+
+def _entries_of(reply: Callable[[], Any]) -> list[RawEntry]:
+    return _entries(reply())
 
 
 def _entries(reply: Any) -> list[RawEntry]:

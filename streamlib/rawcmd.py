@@ -12,8 +12,9 @@ Only for a plain ``redis.Redis`` that shares a pool (``raw_capable``); a
 cluster client or a single-connection client keeps the ordinary command
 methods. Error replies raise ``redis.ResponseError`` as usual.
 
-``borrowed`` lends the connection (here, and to the producer's packed XADD
-batches in ``xadd_batch``): on any failure but an error reply it is
+``SentCommand`` splits the two: a command sent now, its reply read later
+(the consumer's read-ahead). ``borrowed`` lends the connection (here, and to
+the producer's packed XADD batches in ``xadd_batch``): on any failure but an error reply it is
 disconnected before it goes back to the pool, so a connection with an
 unread reply is never reused.
 """
@@ -54,8 +55,29 @@ def borrowed(client: redis.Redis) -> Iterator[Any]:
         pool.release(conn)
 
 
+class SentCommand:
+    """A command sent on a connection of ``client``'s pool, its reply taken later.
+
+    The connection stays out of the pool until ``reply()`` returns it, so
+    nothing else is sent or read on it meanwhile: Redis works on the command
+    while the caller does something else. As in ``borrowed``, a failure
+    (but an error reply) disconnects it before it goes back.
+    """
+
+    __slots__ = ("_conn", "_lent")
+
+    def __init__(self, client: redis.Redis, *args: EncodableT) -> None:
+        with contextlib.ExitStack() as stack:  # a failed send returns the connection at once
+            self._conn = stack.enter_context(borrowed(client))
+            self._conn.send_command(*args)
+            self._lent = stack.pop_all()  # sent: keep it until the reply is read
+
+    def reply(self) -> Any:
+        """The command's unprocessed reply (call it once); the connection goes back to the pool."""
+        with self._lent:
+            return self._conn.read_response()
+
+
 def run_raw(client: redis.Redis, *args: EncodableT) -> Any:
     """Send ``args`` as one command and return its unprocessed reply."""
-    with borrowed(client) as conn:
-        conn.send_command(*args)
-        return conn.read_response()
+    return SentCommand(client, *args).reply()

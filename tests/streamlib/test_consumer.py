@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Callable, Sequence
 
+import pytest
 import redis
 
 from streamlib import (
     BatchResult,
     GroupConsumer,
     Message,
+    OutageError,
     StreamProducer,
     StreamSettings,
     decode,
     encode,
     parse_dead_letter,
 )
+from streamlib import consumer as consumer_module
+from streamlib.consumer import read_ahead_taker
 from streamlib.testing import LocalRedis
 from tests.support.helpers import quote, wait_for
 
@@ -64,17 +69,19 @@ def test_acks_only_after_the_handler_returned(client: redis.Redis, settings) -> 
 SLOW_BATCH_S = 0.5
 
 
-def test_a_slow_handler_gets_the_next_batch_read_ahead(
-    client: redis.Redis, settings: StreamSettings
+@pytest.mark.parametrize("taker", ["thread", "loop"])
+def test_the_next_batch_is_read_while_a_batch_is_handled(
+    client: redis.Redis, settings: StreamSettings, taker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Whoever takes the reply (the read-ahead thread, or the loop once the
+    # batch in hand is done), the read is sent before that batch is handled.
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", lambda *timings: taker)
     keys = fill(client, settings, 150)
     batches: list[list[str]] = []
 
     def handler(batch: Sequence[Message]) -> None:
         batches.append([m.envelope.key for m in batch])
-        if len(batches) == 1:  # a slow sink: handling outlasts reading from now on,
-            threading.Event().wait(SLOW_BATCH_S)
-        elif len(batches) == 2:  # so the third batch comes in while this one is here
+        if len(batches) == 2:  # the third batch is read meanwhile
             wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
 
     consumer = GroupConsumer(client, settings, handler)
@@ -85,6 +92,41 @@ def test_a_slow_handler_gets_the_next_batch_read_ahead(
     assert pending(client, settings) == 0
     assert consumer.stats.read == consumer.stats.acked == 150
     assert consumer.stats.redelivered == 0
+
+
+def test_a_slow_handler_gets_the_next_batch_read_ahead_by_the_thread(
+    client: redis.Redis, settings: StreamSettings
+) -> None:
+    fill(client, settings, 150)
+    batches: list[int] = []
+    threads: list[str] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        batches.append(len(batch))
+        threads.extend(t.name for t in threading.enumerate() if t.name.startswith("read-ahead"))
+        if len(batches) == 1:  # a slow sink: handling outlasts decoding from now on,
+            threading.Event().wait(SLOW_BATCH_S)
+        elif len(batches) == 2:  # so the third batch comes in while this one is here
+            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
+
+    consumer = GroupConsumer(client, settings, handler)
+    consumer.run(burst=True)
+    assert batches == [50, 50, 50]
+    assert threads  # the read-ahead thread took it, leasing it as it came in
+    assert (consumer.stats.acked, consumer.stats.reclaimed, consumer.stats.redelivered) == (
+        150,
+        0,
+        0,
+    )
+
+
+def test_who_takes_a_read_sent_ahead() -> None:
+    # A handler slower than decoding: the thread (decoding while it waits).
+    assert read_ahead_taker(handled_s=0.010, decode_s=0.001, lease_s=10) == "thread"
+    # A quicker one: the loop, once the batch is done, within a lease interval.
+    assert read_ahead_taker(handled_s=0.001, decode_s=0.002, lease_s=10) == "loop"
+    # Not past a lease interval: the entries would wait unleased that long.
+    assert read_ahead_taker(handled_s=0.2, decode_s=0.3, lease_s=0.1) is None
 
 
 def test_stop_finishes_the_batch_read_ahead_too(
@@ -107,6 +149,32 @@ def test_stop_finishes_the_batch_read_ahead_too(
     assert batches == [50, 50, 50]  # the batch in hand, then the one read ahead
     assert pending(client, settings) == 0  # both acknowledged
     assert client.xinfo_groups(settings.stream)[0]["lag"] == 50  # nothing more was read
+
+
+def test_an_outage_leases_the_batch_read_ahead_as_well(
+    client: redis.Redis, settings: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loop takes the reply read ahead (a quick handler). The sink goes
+    # away while the second batch is in hand, for longer than min-idle; the
+    # third was read ahead. Both are held: nobody reclaims them (the
+    # consumer's own sweep included), no delivery is counted.
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", lambda *timings: "loop")
+    fill(client, settings, 150)
+    deliveries: list[int] = []
+    down_until: list[float] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        if len(deliveries) == 50 and not down_until:
+            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
+            down_until.append(time.monotonic() + 3 * settings.min_idle_ms / 1000)
+        if down_until and time.monotonic() < down_until[0]:
+            raise OutageError("the sink is away (test)")
+        deliveries.extend(m.deliveries for m in batch)
+
+    consumer = GroupConsumer(client, settings.replace(max_outage=None), handler)
+    consumer.run(burst=True)
+    assert deliveries == [1] * 150
+    assert (consumer.stats.acked, consumer.stats.reclaimed) == (150, 0)
 
 
 def test_without_read_ahead_one_batch_is_in_hand(
