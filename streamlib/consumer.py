@@ -279,7 +279,7 @@ class GroupConsumer:
         self._ahead: _ReadAhead | None = None
         #: The read-ahead thread (started when first needed).
         self._reader: ThreadPoolExecutor | None = None
-        #: Seconds the last batch took to handle, and to take and decode: they
+        #: Seconds the last batch took to handle, and to decode: they
         #: decide how to read ahead (``_read_ahead``). None is read ahead of the
         #: first batch.
         self._handled_s: float | None = None
@@ -435,11 +435,9 @@ class GroupConsumer:
         self.stats.last_progress = time.monotonic()
         return entries
 
-    def _decode(
-        self, entries: list[RawEntry], hold: Hold | None, *, started: float | None = None
-    ) -> _Batch:
-        """``_prepare`` for new entries, timed from ``started`` (default: now)."""
-        started = time.perf_counter() if started is None else started
+    def _decode(self, entries: list[RawEntry], hold: Hold | None) -> _Batch:
+        """``_prepare`` for new entries, timed (``read_ahead_taker`` goes by it)."""
+        started = time.perf_counter()
         batch = self._prepare(entries, counts=None, hold=hold)
         self._decode_s = time.perf_counter() - started
         return batch
@@ -448,9 +446,9 @@ class GroupConsumer:
         """Send the read of the next batch now: Redis serves it while this one is handled.
 
         Its reply is taken by the read-ahead thread meanwhile if handling the
-        last batch took longer than taking and decoding one (a sink waiting
-        on its database), else once this batch is done, if handling it took
-        less than a lease interval (its entries are leased once taken).
+        last batch took longer than decoding one (a sink waiting on its
+        database), else once this batch is done, if handling it took less
+        than a lease interval (its entries are leased once taken).
         """
         if self._handled_s is None or self._stop.is_set():
             return  # nothing to go by yet, or stopping
@@ -470,8 +468,7 @@ class GroupConsumer:
 
     def _decode_ahead(self, ahead: _ReadAhead) -> _Batch:
         """Take and decode the batch read ahead (in the read-ahead thread)."""
-        started = time.perf_counter()
-        return self._decode(self._take(ahead.take), None, started=started)
+        return self._decode(self._take(ahead.take), None)
 
     def _take_ahead(self) -> tuple[int, Callable[[], _Batch]] | None:
         """The size of the batch read ahead and what decodes it; ``None``: none or empty.
