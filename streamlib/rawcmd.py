@@ -14,9 +14,9 @@ methods. Error replies raise ``redis.ResponseError`` as usual.
 
 ``SentCommand`` splits the two: a command sent now, its reply read later
 (the consumer's read-ahead). ``borrowed`` lends the connection (here, and to
-the producer's packed XADD batches in ``xadd_batch``): on any failure but an error reply it is
-disconnected before it goes back to the pool, so a connection with an
-unread reply is never reused.
+the producer's packed XADD batches in ``xadd_batch``): on any failure but an
+error reply it is disconnected before it goes back to the pool, so a
+connection with an unread reply is never reused.
 """
 
 from __future__ import annotations
