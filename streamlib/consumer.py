@@ -213,6 +213,19 @@ class _ReadAhead:
             raise self._error
         return self._entries
 
+    def drop(self) -> None:
+        """Let the batch go unhandled: its reply read (its connection back in step), its
+        lease ended. A failed read: whatever it delivered is pending all the same."""
+        try:
+            if self.decoded is not None:
+                self.decoded.result().hold.release()
+                return
+            self.take()
+        except redis.RedisError:
+            return
+        if self.hold is not None:
+            self.hold.release()
+
 
 @dataclasses.dataclass(slots=True)
 class _Batch:
@@ -480,18 +493,15 @@ class GroupConsumer:
             return None
         try:
             if ahead.decoded is not None:
-                batch = ahead.decoded.result()
-                if batch.size:
-                    return batch.size, functools.partial(_same, batch)
-                batch.hold.release()
-                return None
-            entries = self._take(ahead.take)
+                size, decode = ahead.decoded.result().size, ahead.decoded.result
+            else:
+                entries = self._take(ahead.take)
+                size, decode = len(entries), functools.partial(self._decode, entries, ahead.hold)
         except REDIS_DOWN as exc:
             raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
-        if entries:
-            return len(entries), functools.partial(self._decode, entries, ahead.hold)
-        if ahead.hold is not None:
-            ahead.hold.release()
+        if size:
+            return size, decode
+        ahead.drop()
         return None  # nothing was waiting after all: read (and block) as usual
 
     def _lease_ahead(self) -> None:
@@ -518,15 +528,8 @@ class GroupConsumer:
     def _drop_ahead(self) -> None:
         """Forget the batch read ahead: its entries stay pending with this consumer."""
         ahead, self._ahead = self._ahead, None
-        if ahead is None:
-            return
-        with contextlib.suppress(redis.RedisError):  # a failed read: pending with us as well
-            if ahead.decoded is not None:
-                ahead.decoded.result().hold.release()
-                return
-            ahead.take()  # the reply is read, so its connection goes back in step
-        if ahead.hold is not None:
-            ahead.hold.release()
+        if ahead is not None:
+            ahead.drop()
 
     def _read_own_pending(self) -> None:
         """Re-deliver this consumer's own pending entries (from a previous life)."""
@@ -875,10 +878,6 @@ def read_ahead_taker(handled_s: float, decode_s: float, lease_s: float) -> str |
     if handled_s > decode_s:
         return "thread"
     return "loop" if handled_s < lease_s else None
-
-
-def _same(batch: _Batch) -> _Batch:
-    return batch
 
 
 def _entries_of(reply: Callable[[], Any]) -> list[RawEntry]:
