@@ -17,6 +17,7 @@ from typing import cast
 import redis
 
 from streamlib import ConnectionOptions, StreamSettings, groupinfo
+from streamlib.ops.groups import create_group
 from streamlib.partitions import all_partition_settings
 from streamlib.settings import setting_fields
 
@@ -148,6 +149,9 @@ class Pipeline:
         client = self.settings.connect()
         self._cursors = {stream: _last_id(client, stream) for stream in self._cursors}
         dead_before = self._dead_letters(client)
+        # The consumers' group, where they would create it, before anything
+        # starts: the crawl's backpressure follows its lag from the first page.
+        create_group(client, self.settings)
         started = time.monotonic()
         self._start()
         assert self.producer is not None
@@ -191,7 +195,7 @@ class Pipeline:
                 kind = fields.get(b"type", b"").decode(errors="replace")
                 key = fields.get(b"key", b"").decode(errors="replace")
                 self._keys.setdefault(kind, set()).add(key)
-        # Until the group exists on every partition, pending and lag are unknown.
+        # With the group missing from a partition (destroyed meanwhile), they are unknown.
         info = groupinfo.across_partitions(client, s.stream, s.group, s.partitions)
         status = Status(
             produced=self._produced,

@@ -6,6 +6,10 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_STREAM = "quotes"
 DEFAULT_GROUP = "quotes-consumers"
 
+#: Where a consumer group starts when a consumer (or ``streamctl group create``)
+#: creates it: before the first entry, so that every entry in the stream is read.
+GROUP_START_ID = "0"
+
 #: Dead letters go to ``<stream>:dead`` unless configured otherwise.
 DEAD_LETTER_SUFFIX = ":dead"
 

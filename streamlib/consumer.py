@@ -78,6 +78,7 @@ from .codec import (
     field_map,
     wire_fields,
 )
+from .constants import GROUP_START_ID
 from .deadletter import dead_letter_fields
 from .errors import ConfigError, DecodeError, OutageError, RecordError
 from .lease import Hold, Lease
@@ -310,9 +311,9 @@ class GroupConsumer:
         return self._stop.is_set()
 
     def ensure_group(self) -> bool:
-        """Create the group from id 0 (and the stream); ``False`` if it existed."""
+        """Create the group at ``GROUP_START_ID`` (and the stream); ``False`` if it existed."""
         try:
-            self.client.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+            self.client.xgroup_create(self._stream, self._group, id=GROUP_START_ID, mkstream=True)
         except redis.ResponseError as exc:
             if str(exc).startswith("BUSYGROUP"):
                 return False

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..constants import GROUP_START_ID
 from ..groupinfo import GroupInfo, combined
 from ..ops.groups import GroupChange, create_group, destroy_group, set_group_id
 from ..ops.scope import require_one, with_group
@@ -23,7 +24,11 @@ def group() -> None:
 @group.command("create")
 @common_options
 @click.option(
-    "--id", "start_id", default="0", show_default=True, help="Start after this id ($ = new only)."
+    "--id",
+    "start_id",
+    default=GROUP_START_ID,
+    show_default=True,
+    help="Start after this id ($ = new only).",
 )
 @click.option("--mkstream/--no-mkstream", default=True, show_default=True)
 def group_create(ctl: Ctl, start_id: str, mkstream: bool) -> None:

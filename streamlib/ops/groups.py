@@ -11,6 +11,7 @@ import logging
 
 import redis
 
+from ..constants import GROUP_START_ID
 from ..groupinfo import GroupInfo, group
 from ..settings import StreamSettings
 from .scope import covered, existing, require_one, with_group
@@ -37,7 +38,7 @@ def create_group(
     client: redis.Redis,
     settings: StreamSettings,
     *,
-    start_id: str = "0",
+    start_id: str = GROUP_START_ID,
     mkstream: bool = True,
     partition: int | None = None,
 ) -> list[GroupChange]:

