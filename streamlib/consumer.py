@@ -16,10 +16,11 @@ Read-ahead: a full batch means more is waiting, so as soon as its reply is
 in, before it is even decoded, the read of the next batch is sent (without
 BLOCK, on a connection of its own): Redis serves it while this batch is
 decoded, handled and acknowledged. Its reply is taken by the read-ahead
-thread meanwhile if handling takes longer than decoding (a sink waiting on
-its database: the thread decodes during the wait), else by the loop once
-the batch in hand is done (a thread would only compete with a quick handler
-for the interpreter); see ``read_ahead_taker``. The handler still sees one
+thread meanwhile if handling waits longer than decoding takes (a sink
+waiting on its database: the thread decodes during the wait), else by the
+loop once the batch in hand is done (a thread would only compete for the
+interpreter with a handler that keeps the CPU busy); see
+``read_ahead_taker``. The handler still sees one
 batch at a time, in stream order, and a batch is acknowledged only after the
 handler returned for it; the one read ahead is pending with this consumer
 too, and a stop finishes both. It is leased once its reply is taken: the
@@ -60,8 +61,10 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple, cast
@@ -94,6 +97,14 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)  # includes LOADING
 #: gets when its stream is deleted (other UNBLOCKED replies, e.g. on a
 #: failover's "instance state changed", are transient).
 GROUP_GONE = ("NOGROUP", "UNBLOCKED the stream key no longer exists")
+#: Every this many reads sent ahead, the loop takes the reply whatever the
+#: timings say, so that the handler's wait is measured again with no
+#: decoding beside it (``read_ahead_taker``).
+RECHECK_EVERY = 16
+#: How many of the handler's last waits so measured go by their median: a
+#: batch that waited long once (SQLite's checkpoint, a slow fsync) does not
+#: decide for the batches after it.
+WAITS_KEPT = 5
 #: Replies worth waiting out like a connection loss.
 TRANSIENT = ("OOM", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "UNBLOCKED")
 #: The same replies when redis-py raises them as their own classes (their
@@ -293,11 +304,16 @@ class GroupConsumer:
         self._ahead: _ReadAhead | None = None
         #: The read-ahead thread (started when first needed).
         self._reader: ThreadPoolExecutor | None = None
-        #: Seconds the last batch took to handle, and to decode: they
-        #: decide how to read ahead (``_read_ahead``). None is read ahead of the
-        #: first batch.
+        #: Seconds the last batch took to handle, the last batches' waits
+        #: (off this thread's CPU) while handled, and the seconds the last
+        #: batch took to decode: they decide how to read ahead
+        #: (``_read_ahead``). None is read ahead of the first batch. Waits and
+        #: decoding are measured with no decoding in the read-ahead thread
+        #: beside them: that would make both take longer.
         self._handled_s: float | None = None
+        self._waits: deque[float] = deque(maxlen=WAITS_KEPT)
         self._decode_s = 0.0
+        self._reads_ahead = 0
 
     # -- control ------------------------------------------------------------
 
@@ -418,9 +434,12 @@ class GroupConsumer:
         if size == self.settings.batch_size and self.settings.read_ahead:
             self._read_ahead()
         batch = decode()
-        started = time.perf_counter()
+        alone = self._ahead is None or self._ahead.decoded is None  # no decoding beside it
+        started, cpu_started = time.perf_counter(), time.thread_time()
         self._finish(batch)
         self._handled_s = time.perf_counter() - started
+        if alone:
+            self._waits.append(self._handled_s - (time.thread_time() - cpu_started))
         return size
 
     def _send_read(self, block_ms: int | None) -> Callable[[], list[RawEntry]]:
@@ -450,7 +469,7 @@ class GroupConsumer:
         return entries
 
     def _decode(self, entries: list[RawEntry], hold: Hold | None) -> _Batch:
-        """``_prepare`` for new entries, timed (``read_ahead_taker`` goes by it)."""
+        """``_prepare`` for new entries in the loop, timed (``read_ahead_taker`` goes by it)."""
         started = time.perf_counter()
         batch = self._prepare(entries, counts=None, hold=hold)
         self._decode_s = time.perf_counter() - started
@@ -460,13 +479,16 @@ class GroupConsumer:
         """Send the read of the next batch now: Redis serves it while this one is handled.
 
         Its reply is taken by the read-ahead thread meanwhile if handling the
-        last batch took longer than decoding one (a sink waiting on its
+        last batch waited longer than decoding one took (a sink waiting on its
         database), else once this batch is done, if handling it took less
         than a lease interval (its entries are leased once taken).
         """
         if self._handled_s is None or self._stop.is_set():
             return  # nothing to go by yet, or stopping
-        taker = read_ahead_taker(self._handled_s, self._decode_s, self._lease_s)
+        self._reads_ahead += 1
+        recheck = self._reads_ahead % RECHECK_EVERY == 0
+        waited_s = 0.0 if recheck or not self._waits else statistics.median(self._waits)
+        taker = read_ahead_taker(self._handled_s, waited_s, self._decode_s, self._lease_s)
         if taker is None:
             return
         try:
@@ -482,7 +504,7 @@ class GroupConsumer:
 
     def _decode_ahead(self, ahead: _ReadAhead) -> _Batch:
         """Take and decode the batch read ahead (in the read-ahead thread)."""
-        return self._decode(self._take(ahead.take), None)
+        return self._prepare(self._take(ahead.take), counts=None, hold=None)
 
     def _take_ahead(self) -> tuple[int, Callable[[], _Batch]] | None:
         """The size of the batch read ahead and what decodes it; ``None``: none or empty.
@@ -867,16 +889,26 @@ def _merge(outcome: BatchResult, result: BatchResult | None) -> None:
         outcome.rejected.update(result.rejected)
 
 
-def read_ahead_taker(handled_s: float, decode_s: float, lease_s: float) -> str | None:
+def read_ahead_taker(
+    handled_s: float, waited_s: float, decode_s: float, lease_s: float
+) -> str | None:
     """Who takes the reply of a read sent ahead: ``"thread"``, ``"loop"``, or ``None`` (no read).
 
-    The read-ahead thread, when handling the last batch took longer than
-    decoding one: the thread decodes while the handler waits (on a database,
-    an fsync), and leases the batch as it comes in. Else the loop, once the
+    ``handled_s``: how long handling the last batch took; ``waited_s``: how
+    much of that the loop's thread spent off the CPU (on a database, an
+    fsync, Redis's XACK); ``decode_s``: how long decoding a batch took.
+
+    The read-ahead thread, when handling waited more than twice as long as
+    decoding takes: the thread decodes during the wait, and leases the batch
+    as it comes in. The thread and the handler take turns on the
+    interpreter, and each turn costs: behind a handler that mostly keeps the
+    CPU busy (validating in Python, or SQLite, which works in the loop's
+    thread and lets go of the interpreter row by row), a thread makes the
+    consumer slower, not faster. Else the loop takes the reply, once the
     batch in hand is done, if that took less than a lease interval: until
     then its entries are pending with this consumer without a lease.
     """
-    if handled_s > decode_s:
+    if waited_s > 2 * decode_s:
         return "thread"
     return "loop" if handled_s < lease_s else None
 

@@ -121,12 +121,136 @@ def test_a_slow_handler_gets_the_next_batch_read_ahead_by_the_thread(
 
 
 def test_who_takes_a_read_sent_ahead() -> None:
-    # A handler slower than decoding: the thread (decoding while it waits).
-    assert read_ahead_taker(handled_s=0.010, decode_s=0.001, lease_s=10) == "thread"
-    # A quicker one: the loop, once the batch is done, within a lease interval.
-    assert read_ahead_taker(handled_s=0.001, decode_s=0.002, lease_s=10) == "loop"
+    # A handler that waits (on a database) well beyond decoding: the thread,
+    # decoding during the wait.
+    assert read_ahead_taker(handled_s=0.010, waited_s=0.009, decode_s=0.001, lease_s=10) == "thread"
+    # A handler as slow that keeps the CPU busy instead, or waits not much
+    # longer than decoding takes: the loop, once the batch is done (a thread
+    # would compete with it for the interpreter).
+    assert read_ahead_taker(handled_s=0.010, waited_s=0.0005, decode_s=0.001, lease_s=10) == "loop"
+    assert read_ahead_taker(handled_s=0.010, waited_s=0.0015, decode_s=0.001, lease_s=10) == "loop"
+    # A quicker one: the loop, within a lease interval.
+    assert read_ahead_taker(handled_s=0.001, waited_s=0.0, decode_s=0.002, lease_s=10) == "loop"
     # Not past a lease interval: the entries would wait unleased that long.
-    assert read_ahead_taker(handled_s=0.2, decode_s=0.3, lease_s=0.1) is None
+    assert read_ahead_taker(handled_s=0.2, waited_s=0.0, decode_s=0.3, lease_s=0.1) is None
+
+
+def recording_taker(
+    told: list[tuple[float, float]], answer: str | None = None
+) -> Callable[..., str | None]:
+    """``read_ahead_taker`` (or always ``answer``), noting the handled and waited seconds."""
+
+    def taker(handled_s: float, waited_s: float, decode_s: float, lease_s: float) -> str | None:
+        told.append((handled_s, waited_s))
+        return answer or read_ahead_taker(handled_s, waited_s, decode_s, lease_s)
+
+    return taker
+
+
+def test_the_taker_is_told_how_long_the_handler_waited_and_how_long_it_computed(
+    client: redis.Redis, settings: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Handling that keeps this thread on the CPU (SQLite working in the
+    # loop's thread, say) is not waiting, however long it takes; handling
+    # that waits (on a database) is. (The loop takes each read ahead: no
+    # decoding in a thread beside the handler.)
+    told: list[tuple[float, float]] = []
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", recording_taker(told, "loop"))
+    fill(client, settings, 150)
+    busy_s = 0.3
+
+    def handler(batch: Sequence[Message]) -> None:
+        if not told:  # the first batch computes
+            until = time.thread_time() + busy_s
+            while time.thread_time() < until:
+                pass
+        elif len(told) == 1:  # the second waits
+            threading.Event().wait(SLOW_BATCH_S)
+
+    GroupConsumer(client, settings, handler).run(burst=True)
+    (busy_handled, busy_waited), (_, waits_median) = told
+    assert busy_handled - busy_waited >= busy_s  # the CPU time is not waiting
+    # The median of the two batches' waits: about none, and SLOW_BATCH_S.
+    assert waits_median >= SLOW_BATCH_S * 0.9 / 2
+
+
+def test_a_wait_beside_the_thread_decoding_is_not_taken_for_the_handlers_own(
+    client: redis.Redis, settings: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A handler that keeps the CPU busy, beside a thread decoding slowly:
+    # they take turns on the interpreter, so the handler seems to wait. That
+    # is not its own wait, and is not told as one.
+    told: list[tuple[float, float]] = []
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", recording_taker(told, "thread"))
+    real_decode = consumer_module.decode_fields
+
+    def slow_decode(fields: object) -> object:  # 200 ms of CPU a batch of 50
+        until = time.thread_time() + 0.004
+        while time.thread_time() < until:
+            pass
+        return real_decode(fields)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(consumer_module, "decode_fields", slow_decode)
+    fill(client, settings, 5 * settings.batch_size)
+    busy_s = 0.2
+
+    def handler(batch: Sequence[Message]) -> None:
+        until = time.thread_time() + busy_s
+        while time.thread_time() < until:
+            pass
+
+    GroupConsumer(client, settings, handler).run(burst=True)
+    assert len(told) == 4
+    assert all(waited < busy_s / 4 for _, waited in told)
+
+
+def test_one_long_wait_does_not_decide_for_the_batches_after_it(
+    client: redis.Redis, settings: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch that waits long once (SQLite's checkpoint, a slow fsync) among
+    # quick ones: the taker goes by the median of the last waits.
+    told: list[tuple[float, float]] = []
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", recording_taker(told, "loop"))
+    fill(client, settings, 6 * settings.batch_size)
+    handled = 0
+
+    def handler(batch: Sequence[Message]) -> None:
+        nonlocal handled
+        handled += 1
+        if handled == 3:
+            threading.Event().wait(SLOW_BATCH_S)
+
+    GroupConsumer(client, settings, handler).run(burst=True)
+    assert told[2][0] >= SLOW_BATCH_S  # the third batch's handling, told after it
+    assert all(waited < SLOW_BATCH_S / 2 for _, waited in told)
+
+
+def test_the_wait_is_measured_again_without_the_thread_every_so_often(
+    client: redis.Redis, settings: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Behind a waiting handler the thread decodes the next batch; a wait
+    # measured beside it would be longer than the handler's own, so it is
+    # not used, and every RECHECK_EVERY-th read ahead the loop takes the
+    # reply to measure it again.
+    told: list[tuple[float, float]] = []
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", recording_taker(told))
+    batches = consumer_module.RECHECK_EVERY + 3
+    fill(client, settings, batches * settings.batch_size)
+    wait_s = 0.02
+    threads: list[str] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        threads.append(
+            ",".join(t.name for t in threading.enumerate() if t.name.startswith("read-ahead"))
+        )
+        threading.Event().wait(wait_s)
+
+    GroupConsumer(client, settings, handler).run(burst=True)
+    waited = [w for _, w in told]
+    recheck = consumer_module.RECHECK_EVERY - 1
+    assert waited[recheck] == 0.0  # the loop takes this one: no wait to go by
+    assert all(w >= wait_s * 0.9 for i, w in enumerate(waited) if i != recheck)
+    assert threads[-1]  # the thread took the others
 
 
 def test_stop_finishes_the_batch_read_ahead_too(
