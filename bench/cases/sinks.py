@@ -12,6 +12,11 @@ empty tables; afterwards the rows are counted (all there, nothing rejected).
 PostgreSQL: the server ``bench.postgres`` finds, a schema of its own per
 run, dropped afterwards. No server answering: that sink is skipped with a
 note.
+
+Before each run, the hand-tuned loop (``rawloop.raw_worker``) drains the
+same stream with a group of its own: each run's ``vs_loop`` is the sink's
+rate over that loop's, so that the sinks' absolute targets can be judged at
+a reference speed on a host whose speed moves within a run (``bench.report``).
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ from streamlib.gcpolicy import tune_gc
 
 from .. import workload
 from ..postgres import Schema, postgres_dsn
-from ..procs import Gate, Stopwatch, run_together, window
+from ..procs import Gate, Stopwatch, WorkerFunc, run_together, window
 from ..registry import CaseResult, Run, case
 from ..runner import Context, measure, repeat
+from .rawloop import raw_worker
 from .streamlib_consumer import settings_for
 
 log = logging.getLogger("bench")
@@ -99,19 +105,25 @@ class _JsonLines(_Target):
 def _sink_runs(
     ctx: Context, stream: str, count: int, repeats: int, label: str, target: Callable[[], _Target]
 ) -> list[Run]:
-    def once() -> Run:
+    def drain(worker: WorkerFunc, *args: Any) -> tuple[list[dict[str, Any]], list[float]]:
         group = ctx.name("group")
         workload.fresh_group(ctx.client, stream, group)
-        place = target()
         try:
-            reports, redis_cpu = run_together(
-                [(sink_worker, (ctx.url, stream, group, "c0", place.url))],
+            return run_together(
+                [(worker, (ctx.url, stream, group, "c0", *args))],
                 timeout=max(120.0, count / 1_000),
                 redis_pids=ctx.redis_pids,
             )
-            stored = place.count()
         finally:
             workload.drop_group(ctx.client, stream, group)
+
+    def once() -> Run:
+        loop, _ = drain(raw_worker)
+        place = target()
+        try:
+            reports, redis_cpu = drain(sink_worker, place.url)
+            stored = place.count()
+        finally:
             place.drop()
         done = sum(r["count"] for r in reports)
         bad = sum(r["dead_lettered"] + r["handler_errors"] for r in reports)
@@ -120,11 +132,13 @@ def _sink_runs(
                 f"{label}: {done} of {count} acked, {stored} rows stored, "
                 f"{bad} dead-lettered or failed"
             )
+        seconds = window(reports)
         return Run(
             messages=done,
-            seconds=window(reports),
+            seconds=seconds,
             cpu_s=sum(r["cpu_s"] for r in reports),
             redis_cpu_s=redis_cpu,
+            extra={"vs_loop": (done / seconds) / (loop[0]["count"] / window(loop))},
         )
 
     return repeat(repeats, once, label)
