@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import workload
@@ -24,11 +25,18 @@ def drain_runs(
     repeats: int,
     label: str,
     args: tuple[Any, ...] = (),
+    beside: Callable[[], float] | None = None,
 ) -> list[Run]:
-    """Time ``processes`` workers draining a pre-filled stream, each run with a new group."""
+    """Time ``processes`` workers draining a pre-filled stream, each run with a new group.
+
+    ``beside``: a reference rate measured just before each run (the
+    hand-tuned loop's, ``rawloop.loop_rate``); each run's ``vs_loop`` is its
+    rate over that one.
+    """
     stream = ctx.prefilled(count)
 
     def once() -> Run:
+        reference = beside() if beside is not None else None
         group = ctx.name("group")
         workload.fresh_group(ctx.client, stream, group)
         try:
@@ -43,11 +51,14 @@ def drain_runs(
         unacked = sum(r.get("pending_after", 0) for r in reports)
         if done != count or unacked:
             raise RuntimeError(f"{label}: {done} of {count} entries consumed, {unacked} unacked")
-        return Run(
+        run = Run(
             messages=done,
             seconds=window(reports),
             cpu_s=sum(r["cpu_s"] for r in reports),
             redis_cpu_s=redis_cpu,
         )
+        if reference:
+            run.extra["vs_loop"] = run.rate / reference
+        return run
 
     return repeat(repeats, once, label)

@@ -10,12 +10,14 @@ batch. Skipped when ``faststream[redis]`` is not installed (the bench extra).
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from ..procs import Gate, Stopwatch
 from ..registry import CaseResult, Skip, case
 from ..runner import Context, measure
 from .common import drain_runs
+from .rawloop import loop_rate
 
 BATCH = 500
 
@@ -92,6 +94,7 @@ def faststream(ctx: Context) -> list[CaseResult]:
             repeats=repeats,
             label=f"faststream batch={batch}",
             args=(count, batch),
+            beside=functools.partial(loop_rate, ctx) if batch else None,
         )
         out.append(
             measure(

@@ -18,6 +18,7 @@ from .. import workload
 from ..procs import Gate, Stopwatch, run_together, window
 from ..registry import CaseResult, Run, case
 from ..runner import Context, measure, repeat
+from .rawloop import loop_rate
 
 EMPTY_SLEEP_S = 0.1
 
@@ -78,13 +79,16 @@ def naive(ctx: Context) -> list[CaseResult]:
     def consumer_once() -> Run:
         key = ctx.name("naive-list")
         _prefill_list(ctx.client, key, n)
+        reference = loop_rate(ctx)
         reports, rcpu = run_together(
             [(naive_consumer, (ctx.url, key, n, out_file))],
             timeout=600,
             redis_pids=ctx.redis_pids,
         )
         ctx.drop(key)
-        return Run(n, window(reports), reports[0]["cpu_s"], rcpu)
+        run = Run(n, window(reports), reports[0]["cpu_s"], rcpu)
+        run.extra["vs_loop"] = run.rate / reference
+        return run
 
     def producer_once() -> Run:
         key = ctx.name("naive-list")

@@ -41,6 +41,25 @@ def raw_worker(
     return sw.report(acked)
 
 
+def loop_rate(ctx: Context, *, processes: int = 1) -> float:
+    """The hand-tuned loop's rate now: ``processes`` of it drain the run's pre-filled stream.
+
+    Measured just before each run of the cases the targets compare with it
+    (``drain_runs(beside=...)``): the host's speed moves within a run, and a
+    rate over the loop's measured beside it holds where one over the
+    ``raw`` case's, minutes earlier, does not.
+    """
+    (run,) = drain_runs(
+        ctx,
+        raw_worker,
+        processes=processes,
+        count=ctx.profile.messages,
+        repeats=1,
+        label=f"hand-tuned loop x{processes} beside",
+    )
+    return run.rate
+
+
 @case("raw", "hand-tuned redis-py loop (the ceiling)", order=20)
 def raw_loop(ctx: Context) -> list[CaseResult]:
     """The raw loop with 1, 2 and 4 processes."""

@@ -13,10 +13,9 @@ PostgreSQL: the server ``bench.postgres`` finds, a schema of its own per
 run, dropped afterwards. No server answering: that sink is skipped with a
 note.
 
-Before each run, the hand-tuned loop (``rawloop.raw_worker``) drains the
-same stream with a group of its own: each run's ``vs_loop`` is the sink's
-rate over that loop's, so that the sinks' absolute targets can be judged at
-a reference speed on a host whose speed moves within a run (``bench.report``).
+Each run's ``vs_loop`` is the sink's rate over the hand-tuned loop's,
+measured just before it (``rawloop.loop_rate``): the sinks' absolute targets
+are judged at a reference speed by it (``bench.report``).
 """
 
 from __future__ import annotations
@@ -37,10 +36,10 @@ from streamlib.gcpolicy import tune_gc
 
 from .. import workload
 from ..postgres import Schema, postgres_dsn
-from ..procs import Gate, Stopwatch, WorkerFunc, run_together, window
+from ..procs import Gate, Stopwatch, run_together, window
 from ..registry import CaseResult, Run, case
 from ..runner import Context, measure, repeat
-from .rawloop import raw_worker
+from .rawloop import loop_rate
 from .streamlib_consumer import settings_for
 
 log = logging.getLogger("bench")
@@ -105,25 +104,20 @@ class _JsonLines(_Target):
 def _sink_runs(
     ctx: Context, stream: str, count: int, repeats: int, label: str, target: Callable[[], _Target]
 ) -> list[Run]:
-    def drain(worker: WorkerFunc, *args: Any) -> tuple[list[dict[str, Any]], list[float]]:
+    def once() -> Run:
+        reference = loop_rate(ctx)
         group = ctx.name("group")
         workload.fresh_group(ctx.client, stream, group)
+        place = target()
         try:
-            return run_together(
-                [(worker, (ctx.url, stream, group, "c0", *args))],
+            reports, redis_cpu = run_together(
+                [(sink_worker, (ctx.url, stream, group, "c0", place.url))],
                 timeout=max(120.0, count / 1_000),
                 redis_pids=ctx.redis_pids,
             )
-        finally:
-            workload.drop_group(ctx.client, stream, group)
-
-    def once() -> Run:
-        loop, _ = drain(raw_worker)
-        place = target()
-        try:
-            reports, redis_cpu = drain(sink_worker, place.url)
             stored = place.count()
         finally:
+            workload.drop_group(ctx.client, stream, group)
             place.drop()
         done = sum(r["count"] for r in reports)
         bad = sum(r["dead_lettered"] + r["handler_errors"] for r in reports)
@@ -132,14 +126,14 @@ def _sink_runs(
                 f"{label}: {done} of {count} acked, {stored} rows stored, "
                 f"{bad} dead-lettered or failed"
             )
-        seconds = window(reports)
-        return Run(
+        run = Run(
             messages=done,
-            seconds=seconds,
+            seconds=window(reports),
             cpu_s=sum(r["cpu_s"] for r in reports),
             redis_cpu_s=redis_cpu,
-            extra={"vs_loop": (done / seconds) / (loop[0]["count"] / window(loop))},
         )
+        run.extra["vs_loop"] = run.rate / reference
+        return run
 
     return repeat(repeats, once, label)
 

@@ -12,6 +12,7 @@ might not.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..procs import Gate, Stopwatch
 from ..registry import CaseResult, case
 from ..runner import Context, measure
 from .common import MIN_IDLE_MS, drain_runs
+from .rawloop import loop_rate
 
 PROCESSES = (1, 2, 4)
 
@@ -101,6 +103,7 @@ def streamlib_consumer(ctx: Context) -> list[CaseResult]:
             repeats=p.repeats,
             label=f"streamlib x{n}",
             args=("null",),
+            beside=functools.partial(loop_rate, ctx, processes=n),
         )
         out.append(
             measure(
