@@ -13,7 +13,7 @@ help:
 	@echo "make compose-test  docker-compose.yml on a Docker engine, scaled to 4, with faults"
 	@echo "make lint     ruff (lint + format check) and mypy on streamlib"
 	@echo "make lock     regenerate requirements/*.lock (exact versions with hashes)"
-	@echo "make bench    every benchmark case, full size (see BENCHMARKS.md; about 13 min)"
+	@echo "make bench    every benchmark case, full size (see BENCHMARKS.md; about 10 min)"
 	@echo "make bench-quick  the same cases, small and fewer repeats (under 2 min)"
 
 # A virtual environment with the project, its test and benchmark extras at the
