@@ -16,18 +16,18 @@ Read-ahead: a full batch means more is waiting, so as soon as its reply is
 in, before it is even decoded, the read of the next batch is sent (without
 BLOCK, on a connection of its own): Redis serves it while this batch is
 decoded, handled and acknowledged. Its reply is taken by the read-ahead
-thread meanwhile if handling waits longer than decoding takes (a sink
-waiting on its database: the thread decodes during the wait), else by the
-loop once the batch in hand is done (a thread would only compete for the
-interpreter with a handler that keeps the CPU busy); see
-``read_ahead_taker``. The handler still sees one
-batch at a time, in stream order, and a batch is acknowledged only after the
-handler returned for it; the one read ahead is pending with this consumer
-too, and a stop finishes both. It is leased once its reply is taken: the
-loop reads ahead only while handling takes less than a lease interval, and
-takes and leases that reply before waiting out an outage. A read that comes
-back short or empty reads nothing ahead, so an idle stream costs no extra
-round trip and a trickle of entries keeps its latency. ``read_ahead=False``
+thread meanwhile if handling waits more than twice as long as decoding
+takes (a sink waiting on its database: the thread decodes during the
+wait), else by the loop once the batch in hand is done (a thread would only
+compete for the interpreter with a handler that keeps the CPU busy); see
+``read_ahead_taker``. The handler still sees one batch at a time, in stream
+order, and a batch is acknowledged only after the handler returned for it;
+the one read ahead is pending with this consumer too, and a stop finishes
+both. It is leased once its reply is taken: the loop reads ahead only
+while handling takes less than a lease interval, and takes and leases that
+reply before waiting out an outage. A read that comes back short or empty
+reads nothing ahead, so an idle stream costs no extra round trip and a
+trickle of entries keeps its latency. ``read_ahead=False``
 keeps one batch in hand: for slow handlers sharing a short stream, where a
 replica holding a second batch keeps it from an idle one.
 
@@ -479,8 +479,9 @@ class GroupConsumer:
         """Send the read of the next batch now: Redis serves it while this one is handled.
 
         Its reply is taken by the read-ahead thread meanwhile if handling the
-        last batch waited longer than decoding one took (a sink waiting on its
-        database), else once this batch is done, if handling it took less
+        last batches waited more than twice as long as decoding one took (a
+        sink waiting on its database), else once this batch is done, if
+        handling it took less
         than a lease interval (its entries are leased once taken).
         """
         if self._handled_s is None or self._stop.is_set():
@@ -907,6 +908,11 @@ def read_ahead_taker(
     consumer slower, not faster. Else the loop takes the reply, once the
     batch in hand is done, if that took less than a lease interval: until
     then its entries are pending with this consumer without a lease.
+
+    A wait also counts the time the loop's thread was preempted by other
+    processes, so on a loaded machine a busy handler may seem to wait: the
+    consumer goes by the median of recent waits and measures them again
+    every ``RECHECK_EVERY`` reads ahead, so one such moment decides little.
     """
     if waited_s > 2 * decode_s:
         return "thread"
