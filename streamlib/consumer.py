@@ -23,13 +23,15 @@ compete for the interpreter with a handler that keeps the CPU busy); see
 ``read_ahead_taker``. The handler still sees one batch at a time, in stream
 order, and a batch is acknowledged only after the handler returned for it;
 the one read ahead is pending with this consumer too, and a stop finishes
-both. It is leased once its reply is taken: the loop reads ahead only
-while handling takes less than a lease interval, and takes and leases that
-reply before waiting out an outage. A read that comes back short or empty
-reads nothing ahead, so an idle stream costs no extra round trip and a
-trickle of entries keeps its latency. ``read_ahead=False``
-keeps one batch in hand: for slow handlers sharing a short stream, where a
-replica holding a second batch keeps it from an idle one.
+both. It is leased from the moment the read is sent: if the handler is
+still busy when that lease falls due, the lease's thread takes the reply to
+learn its ids. The loop reads ahead only while handling takes less than a
+lease interval: behind a slower handler a second batch gains little and is
+kept from replicas that could handle it. A read that comes back short or
+empty reads nothing ahead, so an idle stream costs no extra round trip and
+a trickle of entries keeps its latency. ``read_ahead=False`` keeps one
+batch in hand: for slow handlers sharing a short stream, where a replica
+holding a second batch keeps it from an idle one.
 
 Delivery is at-least-once: an entry is acknowledged only after the handler
 returned for it; an entry delivered more than ``max_deliveries`` times, or
@@ -199,31 +201,38 @@ class _ReadAhead:
     """The read of the next batch, sent before it was needed; its reply taken once.
 
     ``take()`` gives the entries, or raises what taking the reply raised, on
-    every call; ``hold`` is their lease once taken before a wait. Or the
-    read-ahead thread takes it: ``decoded``.
+    every call, from any thread. Taken by the loop, the batch is leased from
+    the moment the read is sent (``hold``, whose ids ``take`` gives when it
+    falls due); taken by the read-ahead thread, as it comes in (``decoded``).
     """
 
-    __slots__ = ("_entries", "_error", "_read", "decoded", "hold")
+    __slots__ = ("_entries", "_error", "_lock", "_read", "decoded", "hold")
 
     def __init__(self, read: Callable[[], list[RawEntry]]) -> None:
         self._read: Callable[[], list[RawEntry]] | None = read
         self._entries: list[RawEntry] = []
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
         self.hold: Hold | None = None
         #: The read-ahead thread's batch, when it takes and decodes it.
         self.decoded: Future[_Batch] | None = None
 
     def take(self) -> list[RawEntry]:
         """The entries read."""
-        read, self._read = self._read, None
-        if read is not None:
-            try:
-                self._entries = read()
-            except BaseException as exc:
-                self._error = exc
+        with self._lock:
+            read, self._read = self._read, None
+            if read is not None:
+                try:
+                    self._entries = read()
+                except BaseException as exc:
+                    self._error = exc
         if self._error is not None:
             raise self._error
         return self._entries
+
+    def ids(self) -> list[bytes]:
+        """The ids of the entries read (``take``'s)."""
+        return [entry_id for entry_id, _ in self.take()]
 
     def drop(self) -> None:
         """Let the batch go unhandled: its reply read (its connection back in step), its
@@ -234,7 +243,7 @@ class _ReadAhead:
                 return
             self.take()
         except redis.RedisError:
-            return
+            pass
         if self.hold is not None:
             self.hold.release()
 
@@ -482,7 +491,7 @@ class GroupConsumer:
         last batches waited more than twice as long as decoding one took (a
         sink waiting on its database), else once this batch is done, if
         handling it took less
-        than a lease interval (its entries are leased once taken).
+        than a lease interval (its entries are leased from now).
         """
         if self._handled_s is None or self._stop.is_set():
             return  # nothing to go by yet, or stopping
@@ -501,6 +510,8 @@ class GroupConsumer:
             if self._reader is None:
                 self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-ahead-{self._me}")
             ahead.decoded = self._reader.submit(self._decode_ahead, ahead)
+        else:  # leased from now: if the handler stalls, the lease's thread takes the reply
+            ahead.hold = self._lease.take_later(ahead.ids)
         self._ahead = ahead
 
     def _decode_ahead(self, ahead: _ReadAhead) -> _Batch:
@@ -520,24 +531,16 @@ class GroupConsumer:
                 size, decode = ahead.decoded.result().size, ahead.decoded.result
             else:
                 entries = self._take(ahead.take)
+                if ahead.hold is not None:
+                    ahead.hold.resolve()  # before _prepare consumes the entries
                 size, decode = len(entries), functools.partial(self._decode, entries, ahead.hold)
         except REDIS_DOWN as exc:
+            ahead.drop()
             raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
         if size:
             return size, decode
         ahead.drop()
         return None  # nothing was waiting after all: read (and block) as usual
-
-    def _lease_ahead(self) -> None:
-        """Before a wait: take the reply read ahead and lease its entries, held as well."""
-        ahead = self._ahead
-        if ahead is None or ahead.hold is not None or ahead.decoded is not None:
-            return  # none, leased already, or the read-ahead thread's (which leases it)
-        try:
-            entries = ahead.take()
-        except redis.RedisError:
-            return  # raised again when taken: set-up then re-reads what it delivered
-        ahead.hold = self._lease.take([entry_id for entry_id, _ in entries])
 
     def _finish_ahead(self) -> None:
         """On a clean stop: the batch read ahead is in hand too, so handle it."""
@@ -777,7 +780,6 @@ class GroupConsumer:
 
     def _hold(self, component: str, reason: str, held: int, cause: BaseException) -> None:
         """One wait of an outage: record it, give up past ``max_outage``, back off."""
-        self._lease_ahead()
         seconds = self.outages.down(component, reason, held)
         limit = self.settings.max_outage
         if limit is not None and seconds >= limit:
@@ -879,7 +881,6 @@ class GroupConsumer:
             self._hold("redis", f"{type(exc).__name__}: {exc}", 0, exc)
 
     def _sleep(self, seconds: float) -> None:
-        self._lease_ahead()
         self._stop.wait(seconds)
 
 
@@ -906,8 +907,9 @@ def read_ahead_taker(
     CPU busy (validating in Python, or SQLite, which works in the loop's
     thread and lets go of the interpreter row by row), a thread makes the
     consumer slower, not faster. Else the loop takes the reply, once the
-    batch in hand is done, if that took less than a lease interval: until
-    then its entries are pending with this consumer without a lease.
+    batch in hand is done, if that took less than a lease interval: behind
+    a slower handler a second batch gains little, and is kept from replicas
+    that could handle it.
 
     A wait also counts the time the loop's thread was preempted by other
     processes, so on a loaded machine a busy handler may seem to wait: the

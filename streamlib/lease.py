@@ -19,7 +19,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import redis
 from redis.commands.core import Script
@@ -87,7 +87,17 @@ class Lease:
 
     def take(self, ids: Sequence[bytes | str]) -> Hold:
         """Lease ``ids`` until the returned hold is released."""
-        held = Hold(self, ids)
+        return self._add(Hold(self, ids))
+
+    def take_later(self, ids_of: Callable[[], Sequence[bytes | str]]) -> Hold:
+        """Lease entries whose ids are not known yet (a batch read ahead, its reply not taken).
+
+        ``ids_of()`` gives them: called by ``Hold.resolve()``, or by the
+        renewal thread when the hold first falls due, whichever comes first.
+        """
+        return self._add(Hold(self, (), ids_of))
+
+    def _add(self, held: Hold) -> Hold:
         with self._cond:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="lease", daemon=True)
@@ -137,10 +147,11 @@ class Lease:
                 due = [held for held, at in self._holds.items() if at <= now]
                 for held in due:
                     self._holds[held] = now + self._interval
-                args = [*self._head, *(i for held in due for i in held.ids)]
                 self._cond.release()  # take() and release() must not wait for Redis
                 try:
-                    self._renew_once(args)
+                    for held in due:
+                        held.resolve()
+                    self._renew_once([*self._head, *(i for held in due for i in held.ids)])
                 finally:
                     self._cond.acquire()
 
@@ -163,13 +174,40 @@ class Lease:
 
 
 class Hold:
-    """One batch's lease, from ``Lease.take`` until ``release()`` (idempotent)."""
+    """One batch's lease, from ``Lease.take`` until ``release()`` (idempotent).
 
-    __slots__ = ("_lease", "ids")
+    A hold from ``Lease.take_later`` learns its ``ids`` at ``resolve()``.
+    """
 
-    def __init__(self, lease: Lease, ids: Sequence[bytes | str]) -> None:
+    __slots__ = ("_ids_of", "_lease", "_lock", "ids")
+
+    def __init__(
+        self,
+        lease: Lease,
+        ids: Sequence[bytes | str],
+        ids_of: Callable[[], Sequence[bytes | str]] | None = None,
+    ) -> None:
         self._lease = lease
         self.ids = ids
+        self._ids_of = ids_of
+        self._lock = threading.Lock() if ids_of is not None else None
+
+    def resolve(self) -> None:
+        """Learn the ids of a hold taken before they were known (once; a no-op after).
+
+        If ``ids_of`` fails (the reply lost with its connection), the hold
+        keeps no ids: whoever takes the reply meets the failure too.
+        """
+        if self._lock is None:
+            return
+        with self._lock:
+            ids_of, self._ids_of = self._ids_of, None
+            if ids_of is None:
+                return
+            try:
+                self.ids = ids_of()
+            except redis.RedisError as exc:
+                log.debug("a batch read ahead could not be leased: %s", exc)
 
     def release(self) -> None:
         """Stop renewing these ids."""

@@ -131,7 +131,7 @@ def test_who_takes_a_read_sent_ahead() -> None:
     assert read_ahead_taker(handled_s=0.010, waited_s=0.0015, decode_s=0.001, lease_s=10) == "loop"
     # A quicker one: the loop, within a lease interval.
     assert read_ahead_taker(handled_s=0.001, waited_s=0.0, decode_s=0.002, lease_s=10) == "loop"
-    # Not past a lease interval: the entries would wait unleased that long.
+    # Not past a lease interval: behind so slow a handler a second batch gains little.
     assert read_ahead_taker(handled_s=0.2, waited_s=0.0, decode_s=0.3, lease_s=0.1) is None
 
 
@@ -251,6 +251,35 @@ def test_the_wait_is_measured_again_without_the_thread_every_so_often(
     assert waited[recheck] == 0.0  # the loop takes this one: no wait to go by
     assert all(w >= wait_s * 0.9 for i, w in enumerate(waited) if i != recheck)
     assert threads[-1]  # the thread took the others
+
+
+def test_a_stall_keeps_the_batch_the_loop_read_ahead_leased(
+    client: redis.Redis, settings: StreamSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loop reads ahead for a quick handler; the handler then stalls, past
+    # min-idle, without raising. Both the batch in hand and the one read
+    # ahead stay leased: another replica's XAUTOCLAIM finds nothing idle.
+    monkeypatch.setattr(consumer_module, "read_ahead_taker", lambda *timings: "loop")
+    fill(client, settings, 3 * settings.batch_size)
+    stolen: list[int] = []
+    handled: list[int] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        handled.append(len(batch))
+        if len(handled) == 2:  # the third batch was read ahead meanwhile
+            wait_for(lambda: pending(client, settings) == 100, what="the batch read ahead")
+            threading.Event().wait(4 * settings.min_idle_ms / 1000)
+            claimed = client.xautoclaim(
+                settings.stream, settings.group, "thief", settings.min_idle_ms, "0", justid=True
+            )
+            stolen.append(len(claimed))
+
+    consumer = GroupConsumer(client, settings, handler)
+    consumer.run(burst=True)
+    assert stolen == [0]
+    assert handled == [50, 50, 50]
+    assert consumer.stats.acked == 150
+    assert pending(client, settings) == 0
 
 
 def test_stop_finishes_the_batch_read_ahead_too(
