@@ -534,9 +534,12 @@ class GroupConsumer:
                 if ahead.hold is not None:
                     ahead.hold.resolve()  # before _prepare consumes the entries
                 size, decode = len(entries), functools.partial(self._decode, entries, ahead.hold)
-        except REDIS_DOWN as exc:
-            ahead.drop()
-            raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException as exc:  # its lease ends here, whatever the failure
+            if ahead.hold is not None:
+                ahead.hold.release()
+            if isinstance(exc, REDIS_DOWN):
+                raise _AheadLost(f"{type(exc).__name__}: {exc}") from exc
+            raise
         if size:
             return size, decode
         ahead.drop()
