@@ -531,8 +531,6 @@ class GroupConsumer:
                 size, decode = ahead.decoded.result().size, ahead.decoded.result
             else:
                 entries = self._take(ahead.take)
-                if ahead.hold is not None:
-                    ahead.hold.resolve()  # before _prepare consumes the entries
                 size, decode = len(entries), functools.partial(self._decode, entries, ahead.hold)
         except BaseException as exc:  # its lease ends here, whatever the failure
             if ahead.hold is not None:
@@ -638,8 +636,10 @@ class GroupConsumer:
         handler rejects are read again for their dead letters.
         """
         ids = [entry_id for entry_id, _ in entries]
-        if hold is None:  # a batch read ahead may be leased already
+        if hold is None:
             hold = self._lease.take(ids)
+        else:  # a batch read ahead, leased before its ids were known: tell them
+            hold.resolve(ids)  # before the entries are let go below
         maximum = self.settings.max_deliveries
         messages: list[Message] = []
         dead: list[_DeadEntry] = []

@@ -192,11 +192,12 @@ class Hold:
         self._ids_of = ids_of
         self._lock = threading.Lock() if ids_of is not None else None
 
-    def resolve(self) -> None:
+    def resolve(self, ids: Sequence[bytes | str] | None = None) -> None:
         """Learn the ids of a hold taken before they were known (once; a no-op after).
 
-        If ``ids_of`` fails (the reply lost with its connection), the hold
-        keeps no ids: whoever takes the reply meets the failure too.
+        ``ids`` when the caller has them at hand, else ``ids_of()``. If that
+        fails (the reply lost with its connection), the hold keeps no ids:
+        whoever takes the reply meets the failure too.
         """
         if self._lock is None:
             return
@@ -205,7 +206,7 @@ class Hold:
             if ids_of is None:
                 return
             try:
-                self.ids = ids_of()
+                self.ids = ids if ids is not None else ids_of()
             except redis.RedisError as exc:
                 log.debug("a batch read ahead could not be leased: %s", exc)
 
